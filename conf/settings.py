@@ -1,0 +1,223 @@
+"""The one configuration object.
+
+`base.yaml` is merged with one environment file (`local.yaml`, `cluster.yaml`, ...), then
+with `MOVIEREC__SECTION__KEY=value` environment variables, then with explicit overrides
+(CLI flags). Unknown keys are rejected so a typo fails loudly instead of being ignored.
+This module is the only place that reads YAML or environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONF_DIR = Path(__file__).resolve().parent
+ENV_PREFIX = "MOVIEREC__"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be loaded; the message names the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Strict):
+    master: str = "local[*]"
+    app_name: str = "movierec"
+    driver_memory: str = "4g"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class SourceConfig(_Strict):
+    kind: Literal["synthetic", "movielens"] = "synthetic"
+    data_dir: str | None = None
+    tmdb_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _movielens_needs_data(self) -> "SourceConfig":
+        if self.kind == "movielens" and not self.data_dir:
+            raise ValueError("source.kind=movielens needs source.data_dir (the MovieLens folder)")
+        return self
+
+
+class SyntheticConfig(_Strict):
+    users: int = Field(2000, gt=0)
+    movies: int = Field(800, gt=0)
+    events_per_user: int = Field(40, gt=0)
+    days: int = Field(180, gt=1)
+    start_date: str = "2026-01-01"
+    late_user_share: float = Field(0.1, ge=0, lt=1)
+    late_movie_share: float = Field(0.08, ge=0, lt=1)
+
+
+class FeastConfig(_Strict):
+    repo_dir: str
+    project: str = "movierec"
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    sqlite_path: str
+    redis_connection: str = "localhost:6379"
+
+
+class MlflowConfig(_Strict):
+    tracking_uri: str
+    experiment: str = "movierec"
+
+
+class InteractionsConfig(_Strict):
+    weights: dict[str, float]
+    rating_weight: float = 1.0
+    positive_event_types: list[str] = Field(default_factory=lambda: ["click", "watch"])
+    min_relevant_rating: float = 4.0
+
+
+class EvaluationConfig(_Strict):
+    k: int = Field(10, gt=0)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    min_train_events: int = Field(1, ge=1)
+    min_relevant_test_events: int = Field(1, ge=1)
+
+
+class PopularityConfig(_Strict):
+    half_life_days: float = Field(30.0, gt=0)
+
+
+class AlsConfig(_Strict):
+    factors: int = Field(64, gt=0)
+    regularization: float = Field(0.05, ge=0)
+    iterations: int = Field(15, gt=0)
+    alpha: float = Field(20.0, gt=0)
+
+
+class BlendConfig(_Strict):
+    weights: dict[str, float]
+    rrf_k: int = Field(60, gt=0)
+
+
+class ModelsConfig(_Strict):
+    candidates_per_generator: int = Field(100, gt=0)
+    popularity: PopularityConfig = PopularityConfig()
+    als: AlsConfig = AlsConfig()
+    blend: BlendConfig
+
+
+class GatesConfig(_Strict):
+    min: dict[str, float] = Field(default_factory=dict)
+    min_ndcg_vs_popularity: float = 0.0
+
+
+class ServingConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_k: int = Field(10, gt=0)
+    max_k: int = Field(100, gt=0)
+    manifest_ttl_seconds: float = Field(5.0, ge=0)
+
+
+class Config(_Strict):
+    env: str = "local"
+    workdir: str
+    lake_root: str
+    runs_dir: str
+    seed: int = 42
+    spark: SparkConfig
+    source: SourceConfig
+    synthetic: SyntheticConfig
+    feast: FeastConfig
+    mlflow: MlflowConfig
+    interactions: InteractionsConfig
+    evaluation: EvaluationConfig
+    models: ModelsConfig
+    gates: GatesConfig
+    serving: ServingConfig
+
+    def table_path(self, layer: str, name: str) -> str:
+        """Location of the Delta table `layer/name` under the lake root."""
+        return f"{self.lake_root.rstrip('/')}/{layer}/{name}"
+
+    def run_dir(self, run_id: str) -> Path:
+        return Path(self.runs_dir) / run_id
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """`MOVIEREC__SPARK__MASTER=x` -> {"spark": {"master": "x"}}; values are parsed as YAML scalars."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(raw) if raw else raw
+    return tree
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _expand_workdir(node: Any, workdir: str) -> Any:
+    if isinstance(node, str):
+        return node.replace("{workdir}", workdir)
+    if isinstance(node, dict):
+        return {key: _expand_workdir(value, workdir) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_expand_workdir(value, workdir) for value in node]
+    return node
+
+
+def load_config(
+    env: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    conf_dir: Path = CONF_DIR,
+) -> Config:
+    """Build the Config for `env` (default: $MOVIEREC_ENV or "local").
+
+    Precedence, lowest first: base.yaml, <env>.yaml, MOVIEREC__* variables, `overrides`.
+    `overrides` is a nested mapping, e.g. {"source": {"kind": "movielens"}}.
+    """
+    environ = os.environ if environ is None else environ
+    env = env or environ.get("MOVIEREC_ENV", "local")
+    raw = _read_yaml(conf_dir / "base.yaml")
+    env_file = conf_dir / f"{env}.yaml"
+    if not env_file.exists():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+        raise ConfigError(f"unknown environment '{env}': no {env_file.name}; known: {', '.join(known)}")
+    raw = _deep_merge(raw, _read_yaml(env_file))
+    raw = _deep_merge(raw, _env_overrides(environ))
+    raw = _deep_merge(raw, overrides or {})
+    workdir = str(Path(raw.get("workdir", ".workdir")).expanduser().resolve())
+    raw["workdir"] = workdir
+    raw["env"] = env
+    try:
+        return Config.model_validate(_expand_workdir(raw, workdir))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration ({env}): {problems}") from exc

@@ -1,0 +1,54 @@
+"""Row-level rules for bronze -> silver: (rule name, Spark condition that marks a row BAD).
+
+The first failing rule becomes the row's quarantine reason, so order goes from "could not
+be parsed at all" to finer checks.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from data_contracts import schema as S
+
+# Allow clocks a little skew before calling an event "in the future".
+FUTURE_TOLERANCE = "INTERVAL 1 DAY"
+
+
+def event_rules() -> list[tuple[str, Column]]:
+    is_rating = F.col(S.EVENT_TYPE) == "rating"
+    return [
+        ("unparseable_row", F.col("_parsed").isNull()),
+        ("missing_event_id", F.col(S.EVENT_ID).isNull() | (F.length(S.EVENT_ID) == 0)),
+        ("invalid_user_id", F.col(S.USER_ID).isNull()),
+        ("invalid_movie_id", F.col(S.MOVIE_ID).isNull()),
+        ("unknown_event_type", F.col(S.EVENT_TYPE).isNull() | ~F.col(S.EVENT_TYPE).isin(*S.EVENT_TYPES)),
+        ("invalid_ts", F.col(S.TS).isNull()),
+        ("ts_in_future", F.col(S.TS) > F.current_timestamp() + F.expr(FUTURE_TOLERANCE)),
+        ("rating_out_of_range", is_rating & (F.col(S.VALUE).isNull() | (F.col(S.VALUE) < 0.5) | (F.col(S.VALUE) > 5.0))),
+        ("negative_watch_seconds", F.coalesce(F.col(S.WATCH_SECONDS) < 0, F.lit(False))),
+    ]
+
+
+def movie_rules() -> list[tuple[str, Column]]:
+    return [
+        ("unparseable_row", F.col("_parsed").isNull()),
+        ("invalid_movie_id", F.col(S.MOVIE_ID).isNull()),
+        ("missing_title", F.col("title").isNull() | (F.length(F.trim("title")) == 0)),
+        ("negative_runtime", F.coalesce(F.col("runtime") < 0, F.lit(False))),
+    ]
+
+
+def user_rules() -> list[tuple[str, Column]]:
+    return [
+        ("unparseable_row", F.col("_parsed").isNull()),
+        ("invalid_user_id", F.col(S.USER_ID).isNull()),
+    ]
+
+
+def first_failure(rules: list[tuple[str, Column]]) -> Column:
+    """A string column: the name of the first rule the row fails, or null if it passes all."""
+    reason = F.lit(None).cast("string")
+    for name, bad in reversed(rules):
+        reason = F.when(F.coalesce(bad, F.lit(True)), F.lit(name)).otherwise(reason)
+    return reason

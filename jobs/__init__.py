@@ -1,0 +1,1 @@
+"""Pipeline steps: each reads and writes Delta tables and is callable from the CLI, Airflow and tests."""

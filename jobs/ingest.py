@@ -1,0 +1,290 @@
+"""Ingest: sources -> bronze (raw lines, by batch) -> silver (typed, deduplicated) + quarantine.
+
+Bronze keeps every line as received under a deterministic batch id, so re-running a batch
+replaces it. Silver interactions are MERGEd on event_id (insert-only: events are immutable),
+movies and users are upserted on their ids. Rows failing a rule land in quarantine with the
+rule's name; nothing is dropped silently: read = landed + duplicates + quarantined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from conf import Config
+from data_contracts import rules
+from data_contracts import schema as S
+from jobs import lake
+from jobs.sources import movielens, synthetic
+
+LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where one source's files are and how their lines are laid out."""
+
+    source: str
+    events_path: str
+    events_format: str  # jsonl | ml_csv | ml_dat
+    movies_path: str    # JSON lines, TMDB-shaped
+    users_path: str | None
+
+
+@dataclass(frozen=True)
+class TableCounts:
+    read: int
+    landed: int
+    duplicates: int
+    quarantined: int
+    inserted: int
+    by_rule: dict[str, int]
+
+
+def land(cfg: Config) -> Landing:
+    """Prepare the source's files: generate synthetic data, or convert MovieLens metadata."""
+    out = Path(cfg.workdir) / "landing" / cfg.source.kind
+    if cfg.source.kind == "synthetic":
+        paths = synthetic.write_synthetic(cfg.synthetic, cfg.seed, out)
+        return Landing("synthetic", str(paths["events"]), "jsonl", str(paths["movies"]), str(paths["users"]))
+    data_dir = Path(cfg.source.data_dir)
+    ratings = movielens.find_ratings(data_dir)
+    tmdb_dir = Path(cfg.source.tmdb_dir) if cfg.source.tmdb_dir else None
+    out.mkdir(parents=True, exist_ok=True)
+    movies_path = _write_jsonl(out / "movies.jsonl", movielens.movie_documents(data_dir, tmdb_dir))
+    users = movielens.user_documents(data_dir)
+    users_path = _write_jsonl(out / "users.jsonl", users) if users else None
+    return Landing("movielens", str(ratings.path), f"ml_{ratings.layout}", movies_path, users_path)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> str:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, default=str) + "\n")
+    tmp.replace(path)
+    return str(path)
+
+
+def batch_id_for(landing: Landing) -> str:
+    """Same files, same batch id: re-ingesting them replaces the batch instead of adding one."""
+    digest = hashlib.sha1()
+    for path in (landing.events_path, landing.movies_path, landing.users_path):
+        if path:
+            stat = Path(path).stat()
+            digest.update(f"{Path(path).name}:{stat.st_size}".encode())
+            with open(path, "rb") as fh:
+                digest.update(fh.read(1 << 20))
+    return f"{landing.source}-{digest.hexdigest()[:16]}"
+
+
+def _to_bronze(spark: SparkSession, cfg: Config, name: str, path: str, fmt: str, landing: Landing, batch_id: str) -> DataFrame:
+    lines = spark.read.text(path).withColumnRenamed("value", S.PAYLOAD)
+    if fmt == "ml_csv":
+        lines = lines.where(F.col(S.PAYLOAD) != movielens.RATINGS_CSV_HEADER)
+    lines = lines.where(F.length(F.trim(S.PAYLOAD)) > 0)
+    bronze = lines.select(
+        S.PAYLOAD,
+        F.lit(fmt).alias(S.PAYLOAD_FORMAT),
+        F.input_file_name().alias(S.SOURCE_FILE),
+        F.lit(batch_id).alias(S.BATCH_ID),
+        F.lit(landing.source).alias(S.SOURCE),
+        F.current_timestamp().alias(S.INGESTED_AT),
+    )
+    target = cfg.table_path("bronze", name)
+    lake.replace_partition(bronze, target, S.BATCH_ID, batch_id, partition_by=[S.BATCH_ID])
+    return lake.read(spark, target).where(F.col(S.BATCH_ID) == batch_id)
+
+
+def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
+    """Bronze event lines -> typed event columns plus `_parsed` (null when the line is unreadable)."""
+    payload = F.col(S.PAYLOAD)
+    if fmt == "jsonl":
+        fields = T.StructType([
+            T.StructField(S.EVENT_ID, T.StringType()), T.StructField(S.USER_ID, T.StringType()),
+            T.StructField(S.MOVIE_ID, T.StringType()), T.StructField(S.EVENT_TYPE, T.StringType()),
+            T.StructField(S.VALUE, T.StringType()), T.StructField(S.WATCH_SECONDS, T.StringType()),
+            T.StructField(S.DEVICE, T.StringType()), T.StructField(S.TS, T.StringType()),
+        ])
+        parsed = bronze.withColumn("_parsed", _from_json_or_null(payload, fields))
+        return parsed.select(
+            "*",
+            F.col(f"_parsed.{S.EVENT_ID}").alias(S.EVENT_ID),
+            F.col(f"_parsed.{S.USER_ID}").try_cast("bigint").alias(S.USER_ID),
+            F.col(f"_parsed.{S.MOVIE_ID}").try_cast("bigint").alias(S.MOVIE_ID),
+            F.lower(F.col(f"_parsed.{S.EVENT_TYPE}")).alias(S.EVENT_TYPE),
+            F.col(f"_parsed.{S.VALUE}").try_cast("double").alias(S.VALUE),
+            F.col(f"_parsed.{S.WATCH_SECONDS}").try_cast("double").alias(S.WATCH_SECONDS),
+            F.col(f"_parsed.{S.DEVICE}").alias(S.DEVICE),
+            F.try_to_timestamp(F.col(f"_parsed.{S.TS}")).alias(S.TS),
+        )
+    separator = "," if fmt == "ml_csv" else "::"
+    parts = F.split(payload, separator if separator == "," else ":{2}")
+    ok = F.size(parts) == 4
+    user = F.when(ok, parts[0]).try_cast("bigint")
+    movie = F.when(ok, parts[1]).try_cast("bigint")
+    rating = F.when(ok, parts[2]).try_cast("double")
+    seconds = F.when(ok, parts[3]).try_cast("bigint")
+    return bronze.select(
+        "*",
+        F.when(ok, F.lit(True)).alias("_parsed"),
+        F.substring(F.sha1(F.concat_ws(":", F.lit("ml"), user, movie, seconds)), 1, 20).alias(S.EVENT_ID),
+        user.alias(S.USER_ID),
+        movie.alias(S.MOVIE_ID),
+        F.when(ok, F.lit("rating")).alias(S.EVENT_TYPE),
+        rating.alias(S.VALUE),
+        F.lit(None).cast("double").alias(S.WATCH_SECONDS),
+        F.lit(None).cast("string").alias(S.DEVICE),
+        F.timestamp_seconds(seconds).alias(S.TS),
+    )
+
+
+def _from_json_or_null(payload, fields: T.StructType):
+    """from_json that yields null (not a struct of nulls) for a line that is not a JSON object."""
+    with_corrupt = T.StructType(fields.fields + [T.StructField("_corrupt_record", T.StringType())])
+    parsed = F.from_json(payload, with_corrupt, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"})
+    return F.when(parsed.isNotNull() & parsed["_corrupt_record"].isNull(), parsed)
+
+
+def parse_movies(bronze: DataFrame) -> DataFrame:
+    """TMDB-shaped JSON documents -> silver movie columns (MOVIE_SCHEMA) plus `_parsed`."""
+    named = T.ArrayType(T.StructType([T.StructField("name", T.StringType())]))
+    doc = T.StructType([
+        T.StructField("movie_id", T.StringType()), T.StructField("id", T.StringType()),
+        T.StructField("title", T.StringType()), T.StructField("year", T.StringType()),
+        T.StructField("overview", T.StringType()), T.StructField("release_date", T.StringType()),
+        T.StructField("genres", named),
+        T.StructField("keywords", T.StructType([T.StructField("keywords", named)])),
+        T.StructField("credits", T.StructType([
+            T.StructField("cast", T.ArrayType(T.StructType([T.StructField("name", T.StringType()), T.StructField("order", T.IntegerType())]))),
+            T.StructField("crew", T.ArrayType(T.StructType([T.StructField("name", T.StringType()), T.StructField("job", T.StringType())]))),
+        ])),
+        T.StructField("runtime", T.StringType()), T.StructField("vote_average", T.StringType()),
+        T.StructField("vote_count", T.StringType()), T.StructField("popularity", T.StringType()),
+        T.StructField("adult", T.StringType()), T.StructField("poster_path", T.StringType()),
+    ])
+    p = "_parsed"
+    parsed = bronze.withColumn(p, _from_json_or_null(F.col(S.PAYLOAD), doc))
+    release = F.to_date(F.try_to_timestamp(F.col(f"{p}.release_date")))
+    directors = F.filter(F.col(f"{p}.credits.crew"), lambda c: c["job"] == "Director")
+    return parsed.select(
+        "*",
+        F.coalesce(F.col(f"{p}.movie_id"), F.col(f"{p}.id")).try_cast("bigint").alias(S.MOVIE_ID),
+        F.col(f"{p}.id").try_cast("bigint").alias("tmdb_id"),
+        F.col(f"{p}.title").alias("title"),
+        F.coalesce(F.col(f"{p}.year").try_cast("int"), F.year(release)).alias("year"),
+        F.transform(F.col(f"{p}.genres"), lambda g: g["name"]).alias("genres"),
+        F.col(f"{p}.overview").alias("overview"),
+        F.transform(F.col(f"{p}.keywords.keywords"), lambda k: k["name"]).alias("keywords"),
+        F.transform(F.slice(F.col(f"{p}.credits.cast"), 1, 10), lambda c: c["name"]).alias("cast"),
+        F.element_at(directors, 1)["name"].alias("director"),
+        F.col(f"{p}.runtime").try_cast("double").alias("runtime"),
+        F.col(f"{p}.vote_average").try_cast("double").alias("vote_average"),
+        F.col(f"{p}.vote_count").try_cast("bigint").alias("vote_count"),
+        F.col(f"{p}.popularity").try_cast("double").alias("popularity"),
+        release.alias("release_date"),
+        F.coalesce(F.col(f"{p}.adult").try_cast("boolean"), F.lit(False)).alias("adult"),
+        F.col(f"{p}.poster_path").alias("poster_path"),
+    )
+
+
+def parse_users(bronze: DataFrame) -> DataFrame:
+    doc = T.StructType([T.StructField(c, T.StringType()) for c in ("user_id", "gender", "age", "occupation", "signup_ts")])
+    p = "_parsed"
+    parsed = bronze.withColumn(p, _from_json_or_null(F.col(S.PAYLOAD), doc))
+    return parsed.select(
+        "*",
+        F.col(f"{p}.user_id").try_cast("bigint").alias(S.USER_ID),
+        F.col(f"{p}.gender").alias("gender"),
+        F.col(f"{p}.age").try_cast("int").alias("age"),
+        F.col(f"{p}.occupation").alias("occupation"),
+        F.try_to_timestamp(F.col(f"{p}.signup_ts")).alias("signup_ts"),
+    )
+
+
+def _split_valid(parsed: DataFrame, table_rules, columns: list[str]) -> tuple[DataFrame, DataFrame]:
+    checked = parsed.withColumn(S.REASON, rules.first_failure(table_rules)).cache()
+    valid = checked.where(F.col(S.REASON).isNull()).select(*columns, *LINEAGE)
+    bad = checked.where(F.col(S.REASON).isNotNull())
+    return valid, bad
+
+
+def _quarantine(cfg: Config, bad: DataFrame, table: str, batch_id: str) -> dict[str, int]:
+    rows = bad.select(
+        F.lit(table).alias(S.TABLE), S.REASON, S.PAYLOAD, S.SOURCE_FILE, S.BATCH_ID, S.SOURCE, S.INGESTED_AT,
+    )
+    target = cfg.table_path("quarantine", "rows")
+    rows.write.format("delta").mode("overwrite").option(
+        "replaceWhere", f"{S.BATCH_ID} = '{batch_id}' AND {S.TABLE} = '{table}'"
+    ).partitionBy(S.TABLE).save(target)
+    return {r[S.REASON]: r["count"] for r in bad.groupBy(S.REASON).count().collect()}
+
+
+def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
+                key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None) -> TableCounts:
+    columns = [f.name for f in schema.fields]
+    valid, bad = _split_valid(parsed, table_rules, columns)
+    read = parsed.count()
+    by_rule = _quarantine(cfg, bad, name, batch_id)
+    quarantined = sum(by_rule.values())
+    valid_rows = read - quarantined
+    if dedupe_order:
+        # Latest version of a key wins inside one batch.
+        window = Window.partitionBy(key).orderBy(F.col(dedupe_order).desc_nulls_last())
+        deduped = valid.withColumn("_n", F.row_number().over(window)).where("_n = 1").drop("_n")
+    else:
+        deduped = valid.dropDuplicates([key])
+    target = cfg.table_path("silver", name)
+    if insert_only:
+        deduped = deduped.withColumn(S.EVENT_DATE, F.to_date(S.TS))
+        inserted = lake.merge_insert_new(spark, deduped, target, [key], partition_by=[S.EVENT_DATE])
+    else:
+        inserted = lake.merge_upsert(spark, deduped, target, [key], ignore_changes=LINEAGE)
+    landed = deduped.count()
+    return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed, quarantined=quarantined,
+                       inserted=inserted, by_rule=by_rule)
+
+
+def ingest(cfg: Config, spark: SparkSession) -> dict:
+    """Run the configured source through bronze into silver; return per-table counts."""
+    landing = land(cfg)
+    batch_id = batch_id_for(landing)
+    report: dict = {"batch_id": batch_id, "source": landing.source, "tables": {}}
+
+    movies_bronze = _to_bronze(spark, cfg, "movies", landing.movies_path, "json", landing, batch_id)
+    report["tables"]["movies"] = asdict(_land_table(
+        cfg, spark, "movies", parse_movies(movies_bronze), rules.movie_rules(), S.MOVIE_SCHEMA, S.MOVIE_ID,
+        batch_id, insert_only=False, dedupe_order=S.INGESTED_AT))
+
+    events_bronze = _to_bronze(spark, cfg, "events", landing.events_path, landing.events_format, landing, batch_id)
+    report["tables"]["interactions"] = asdict(_land_table(
+        cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
+        S.EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True))
+
+    users = (_users_from_file(spark, cfg, landing, batch_id) if landing.users_path
+             else _users_from_events(spark, cfg, batch_id))
+    report["tables"]["users"] = asdict(_land_table(
+        cfg, spark, "users", users, rules.user_rules(), S.USER_SCHEMA, S.USER_ID, batch_id, insert_only=False))
+    return report
+
+
+def _users_from_file(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str) -> DataFrame:
+    return parse_users(_to_bronze(spark, cfg, "users", landing.users_path, "json", landing, batch_id))
+
+
+def _users_from_events(spark: SparkSession, cfg: Config, batch_id: str) -> DataFrame:
+    """Sources without a user file: every user seen in the events, with no profile."""
+    events = lake.read(spark, cfg.table_path("silver", "interactions"))
+    return events.select(S.USER_ID).distinct().select(
+        F.lit(True).alias("_parsed"), S.USER_ID,
+        F.lit(None).cast("string").alias("gender"), F.lit(None).cast("int").alias("age"),
+        F.lit(None).cast("string").alias("occupation"), F.lit(None).cast("timestamp").alias("signup_ts"),
+        F.to_json(F.struct(S.USER_ID)).alias(S.PAYLOAD), F.lit(None).cast("string").alias(S.SOURCE_FILE),
+        F.lit(batch_id).alias(S.BATCH_ID), F.lit("derived").alias(S.SOURCE), F.current_timestamp().alias(S.INGESTED_AT),
+    )
