@@ -100,7 +100,9 @@ class BlendConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
+    generators: list[Literal["popularity", "als"]] = Field(default_factory=lambda: ["popularity", "als"], min_length=1)
     candidates_per_generator: int = Field(100, gt=0)
+    final_list_size: int = Field(50, gt=0)
     popularity: PopularityConfig = PopularityConfig()
     als: AlsConfig = AlsConfig()
     blend: BlendConfig
@@ -115,7 +117,7 @@ class ServingConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 8000
     default_k: int = Field(10, gt=0)
-    max_k: int = Field(100, gt=0)
+    max_k: int = Field(50, gt=0)
     manifest_ttl_seconds: float = Field(5.0, ge=0)
 
 

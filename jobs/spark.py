@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from delta import configure_spark_with_delta_pip
@@ -26,9 +27,9 @@ def get_spark(cfg: Config) -> SparkSession:
         .appName(cfg.spark.app_name)
         .config("spark.driver.memory", cfg.spark.driver_memory)
     )
-    if cfg.spark.master.startswith("local"):
-        # Python workers must import this project's packages: use the driver's interpreter.
-        builder = builder.config("spark.pyspark.python", sys.executable)
+    if cfg.spark.master.startswith("local") or cfg.spark.master.startswith("spark://127."):
+        # Workers on this machine must import this project's packages: use the driver's interpreter.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in {**_DELTA_CONF, **cfg.spark.conf}.items():
         builder = builder.config(key, value)
     spark = configure_spark_with_delta_pip(builder).getOrCreate()

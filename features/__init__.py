@@ -1,0 +1,1 @@
+"""Feast declarations (entities, sources, feature views). No logic, nothing done on import."""

@@ -1,0 +1,133 @@
+"""`movierec`: one subcommand per step, plus `pipeline` for all of them and `serve` for the API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from conf import ConfigError, load_config
+
+STEPS = ("ingest", "features", "train", "score", "evaluate", "publish")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", help="config environment: conf/<env>.yaml (default $MOVIEREC_ENV or local)")
+    common.add_argument("--workdir", help="folder for the lake, runs, Feast repo and MLflow store")
+    common.add_argument("--source", choices=["synthetic", "movielens"], help="input source")
+    common.add_argument("--data-dir", help="MovieLens folder (ratings.csv or ratings.dat[.gz])")
+    common.add_argument("--tmdb-dir", help="TMDB 5000 CSV folder, joined through links.csv")
+    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, e.g. --set models.als.factors=32")
+
+    parser = argparse.ArgumentParser(prog="movierec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    pipeline = sub.add_parser("pipeline", parents=[common], help="run every step, then publish if the gates pass")
+    pipeline.add_argument("--report", help="write the pipeline report (JSON) here")
+    pipeline.add_argument("--run-id")
+    sub.add_parser("ingest", parents=[common], help="sources -> bronze -> silver (+ quarantine)")
+    for name in ("features", "evaluate", "publish"):
+        sub.add_parser(name, parents=[common], help=f"the {name} step for --run-id").add_argument("--run-id", required=True)
+    for name in ("train", "score"):
+        step = sub.add_parser(name, parents=[common], help=f"the {name} step for --run-id and --split")
+        step.add_argument("--run-id", required=True)
+        step.add_argument("--split", choices=["eval", "full"], default="eval")
+    serve = sub.add_parser("serve", parents=[common], help="serve the published lists over HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    tree: dict = {}
+    if args.workdir:
+        tree["workdir"] = args.workdir
+    source = {k: v for k, v in (("kind", args.source), ("data_dir", args.data_dir), ("tmdb_dir", args.tmdb_dir)) if v}
+    if args.data_dir and not args.source:
+        source["kind"] = "movielens"
+    if source:
+        tree["source"] = source
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        import yaml
+
+        key, value = item.split("=", 1)
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return tree
+
+
+def _run(args: argparse.Namespace) -> dict | None:
+    cfg = load_config(args.env, _overrides(args))
+    if args.command == "serve":
+        from serving.app import serve
+
+        serve(cfg, host=args.host, port=args.port)
+        return None
+    from jobs.spark import get_spark
+
+    spark = get_spark(cfg)
+    if args.command == "pipeline":
+        from jobs.pipeline import run_pipeline
+
+        report = run_pipeline(cfg, spark, args.run_id)
+        if args.report:
+            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.report).write_text(json.dumps(report, indent=2))
+        return report
+    if args.command == "ingest":
+        from jobs.ingest import ingest
+
+        return ingest(cfg, spark)
+    if args.command == "features":
+        from jobs.features import build_features
+        from jobs.train import pin_inputs
+
+        counts = build_features(cfg, spark, args.run_id)
+        pin_inputs(cfg, spark, args.run_id)
+        return counts
+    if args.command in ("train", "score"):
+        from jobs.score import score
+        from jobs.train import train
+
+        step = train if args.command == "train" else score
+        return step(cfg, spark, args.run_id, args.split)
+    if args.command == "evaluate":
+        from jobs.evaluate import evaluate
+
+        return evaluate(cfg, spark, args.run_id)
+    from jobs.publish import publish
+
+    return publish(cfg, spark, args.run_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from jobs.sources.movielens import SourceError
+    from jobs.publish import PublishRefused
+
+    try:
+        result = _run(args)
+    except (ConfigError, SourceError, PublishRefused, FileNotFoundError) as exc:
+        print(f"movierec {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    if result is not None:
+        print(json.dumps(_summary(result), indent=2, default=str))
+    return 0
+
+
+def _summary(result: dict) -> dict:
+    """The report minus the bulky parts, for the terminal."""
+    if "models" not in result:
+        return result
+    return {key: result[key] for key in ("run_id", "models", "gates", "published_version", "timings_seconds") if key in result}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

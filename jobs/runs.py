@@ -1,0 +1,36 @@
+"""Per-run state: a JSON file under runs/<run_id>/ that each step reads and extends."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from conf import Config
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def state_path(cfg: Config, run_id: str) -> Path:
+    return cfg.run_dir(run_id) / "state.json"
+
+
+def load_state(cfg: Config, run_id: str) -> dict:
+    path = state_path(cfg, run_id)
+    if not path.exists():
+        raise FileNotFoundError(f"run {run_id} has no state at {path}: run the train step first")
+    return json.loads(path.read_text())
+
+
+def update_state(cfg: Config, run_id: str, **fields) -> dict:
+    path = state_path(cfg, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = json.loads(path.read_text()) if path.exists() else {"run_id": run_id}
+    state.update(fields)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, default=str))
+    tmp.replace(path)
+    return state

@@ -1,0 +1,81 @@
+"""Score: batch recommendations with Spark, `mapInPandas` over users with the models broadcast.
+
+Writes gold `candidates` (each generator's top-N) and `ranked_lists` (the final, explained
+lists) for (run_id, split). User id -1 stands for "a user we know nothing about": its list is
+the fallback that unknown users are served.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from conf import Config
+from data_contracts import schema as S
+from jobs import lake, runs
+from jobs.train import model_path, test_path
+from models.recommend import FINAL, recommend_users
+
+FALLBACK_USER = -1
+OUTPUT_SCHEMA = T.StructType([
+    T.StructField(S.LIST_NAME, T.StringType()), T.StructField(S.USER_ID, T.LongType()),
+    T.StructField(S.RANK, T.IntegerType()), T.StructField(S.MOVIE_ID, T.LongType()),
+    T.StructField(S.SCORE, T.DoubleType()), T.StructField(S.REASON_TEXT, T.StringType()),
+])
+
+
+def users_to_score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> np.ndarray:
+    """eval: users with a training event and a relevant test event; full: every known user."""
+    if split == "eval":
+        test = pd.read_parquet(test_path(cfg, run_id))
+        fitted = pickle.loads(model_path(cfg, run_id, split).read_bytes())
+        relevant_users = test.loc[test["relevant"], S.USER_ID].unique()
+        return np.sort(relevant_users[fitted.train.user_index(relevant_users) >= 0])
+    version = runs.load_state(cfg, run_id)["silver_versions"]["users"]
+    users = lake.read(spark, cfg.table_path("silver", "users"), version).select(S.USER_ID).toPandas()[S.USER_ID]
+    return np.sort(users.to_numpy(dtype=np.int64))
+
+
+def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str, int]:
+    """Recommend for every user of `split` on the cluster; return row counts written."""
+    payload = spark.sparkContext.broadcast(model_path(cfg, run_id, split).read_bytes())
+    n_candidates, n_final = cfg.models.candidates_per_generator, cfg.models.final_list_size
+    user_ids = np.append(users_to_score(cfg, spark, run_id, split), FALLBACK_USER)
+    users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
+    partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
+
+    def recommend_partition(batches):
+        fitted = pickle.loads(payload.value)
+        for batch in batches:
+            yield recommend_users(fitted, batch[S.USER_ID].to_numpy(dtype=np.int64), n_candidates, n_final)
+
+    rows = users.repartition(partitions).mapInPandas(recommend_partition, OUTPUT_SCHEMA)
+    rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)).cache()
+    counts = {
+        "candidates": _write(cfg, rows.where(F.col(S.LIST_NAME) != FINAL).drop(S.REASON_TEXT), "candidates", run_id, split),
+        "ranked_lists": _write(cfg, rows.where(F.col(S.LIST_NAME) == FINAL), "ranked_lists", run_id, split),
+        "users": int(len(user_ids)),
+    }
+    rows.unpersist()
+    payload.unpersist()
+    runs.update_state(cfg, run_id, **{f"score_{split}": counts})
+    return counts
+
+
+def _write(cfg: Config, frame: DataFrame, table: str, run_id: str, split: str) -> int:
+    path = cfg.table_path("gold", table)
+    frame.write.format("delta").mode("overwrite").option(
+        "replaceWhere", f"{S.RUN_ID} = '{run_id}' AND {S.SPLIT} = '{split}'"
+    ).partitionBy(S.RUN_ID, S.SPLIT).save(path)
+    return frame.count()
+
+
+def read_lists(cfg: Config, spark: SparkSession, run_id: str, split: str, table: str) -> DataFrame:
+    return lake.read(spark, cfg.table_path("gold", table)).where(
+        (F.col(S.RUN_ID) == run_id) & (F.col(S.SPLIT) == split)
+    )

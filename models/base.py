@@ -1,0 +1,79 @@
+"""The one interface every candidate generator implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.data import TrainingSet
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Evidence for recommending an item: `kind` plus the history item or count behind it."""
+
+    kind: str                   # "because_you_watched" | "popular"
+    item: int | None = None     # item index in the user's history (because_you_watched)
+    count: int | None = None    # recent distinct viewers (popular)
+    days: int | None = None
+
+
+class CandidateGenerator(ABC):
+    """fit on a TrainingSet; recommend top-N unseen items; score (user, item) pairs; explain.
+
+    Subclasses implement `fit`, `score_users` and `explain`; `recommend` and `score` are shared.
+    """
+
+    name: str
+
+    @abstractmethod
+    def fit(self, train: TrainingSet) -> "CandidateGenerator":
+        ...
+
+    @abstractmethod
+    def score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        """Dense scores, shape (len(user_idx), n_items); higher is better. -1 rows = unknown users."""
+
+    @abstractmethod
+    def explain(self, user_idx: int, item_idx: int) -> Reason:
+        """Evidence from this generator's own model for recommending `item_idx` to `user_idx`."""
+
+    def recommend(self, user_idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`n` items per user, the user's training items excluded.
+
+        Returns (items, scores), each (len(user_idx), n), best first; -1 / -inf pad short rows.
+        """
+        scores = self.score_users(user_idx).astype(np.float32, copy=True)
+        known = user_idx >= 0
+        if known.any():
+            seen = self._train.seen[user_idx[known]]
+            rows, cols = seen.nonzero()
+            block = scores[known]
+            block[rows, cols] = -np.inf
+            scores[known] = block
+        return top_n(scores, n)
+
+    def score(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
+        """Score of each (user_idx[i], item_idx[i]) pair, shape (len(user_idx),)."""
+        order = np.argsort(user_idx, kind="stable")
+        out = np.empty(len(user_idx), dtype=np.float32)
+        users, starts = np.unique(user_idx[order], return_index=True)
+        dense = self.score_users(users)
+        for row, (start, end) in enumerate(zip(starts, list(starts[1:]) + [len(order)])):
+            picked = order[start:end]
+            out[picked] = dense[row, item_idx[picked]]
+        return out
+
+
+def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best `n` columns of each row of `scores`, sorted descending; -inf entries become item -1."""
+    n = min(n, scores.shape[1])
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-part_scores, axis=1, kind="stable")
+    items = np.take_along_axis(part, order, axis=1)
+    best = np.take_along_axis(part_scores, order, axis=1)
+    items = np.where(np.isfinite(best), items, -1)
+    return items, best

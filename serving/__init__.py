@@ -1,0 +1,1 @@
+"""Read-only API over the published lists in the Feast online store."""
