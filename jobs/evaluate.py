@@ -1,7 +1,7 @@
 """Evaluate: metrics for every generator and the final list on the eval split, then the gates.
 
-Writes gold `eval_metrics`, the run's report.json, and one MLflow run with params, metrics
-and the report.
+Writes gold `eval_metrics`, the run's report.json, and starts the run's MLflow run with
+params, metrics and the report.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from conf import Config
 from data_contracts import schema as S
 from jobs import lake, runs
 from jobs.score import FALLBACK_USER, read_lists
+from jobs.tracking import log_evaluation
 from jobs.train import model_path, test_path
 from models.metrics import ranking_metrics
 from models.recommend import FINAL
@@ -90,6 +91,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         "gates": gates,
     }
     _save(cfg, spark, run_id, report)
+    report["mlflow_run_id"] = log_evaluation(cfg, run_id, report)
     runs.update_state(cfg, run_id, evaluation=report)
     return report
 

@@ -14,7 +14,7 @@ from jobs.features import build_features
 from jobs.ingest import ingest
 from jobs.publish import publish
 from jobs.score import score
-from jobs.tracking import log_run
+from jobs.tracking import record_outcome
 from jobs.train import pin_inputs, train
 
 
@@ -40,7 +40,6 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         score(cfg, spark, run_id, "eval")
     with _timed(timings, "evaluate"):
         evaluation = evaluate(cfg, spark, run_id)
-    published = {"published": False, "version": None, "reason": "gates failed"}
     if evaluation["gates"]["passed"]:
         with _timed(timings, "train_full"):
             train(cfg, spark, run_id, "full")
@@ -59,6 +58,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         "ingest": ingested,
         "timings_seconds": timings,
     }
-    report["mlflow_run_id"] = log_run(cfg, run_id, report)
+    report["mlflow_run_id"] = evaluation["mlflow_run_id"]
+    record_outcome(cfg, evaluation["mlflow_run_id"], published["version"], report)
     runs.update_state(cfg, run_id, report=report)
     return report

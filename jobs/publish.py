@@ -16,6 +16,7 @@ from conf import Config
 from data_contracts import schema as S
 from jobs import lake, runs
 from jobs.score import FALLBACK_USER, read_lists
+from jobs.tracking import record_outcome
 from serving.store import CURRENT, FALLBACK, list_key, open_store, write_repo_files
 
 
@@ -54,6 +55,7 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     if not evaluation["gates"]["passed"]:
         failed = [c["gate"] for c in evaluation["gates"]["checks"] if not c["passed"]]
         result = {"published": False, "version": None, "reason": "gates failed: " + "; ".join(failed)}
+        record_outcome(cfg, evaluation["mlflow_run_id"], None)
         runs.update_state(cfg, run_id, publish=result)
         return result
 
@@ -74,6 +76,7 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     }))
     result = {"published": True, "version": version, "lists": int(len(lists)), "published_at": published_at.isoformat()}
     _log(cfg, spark, run_id, result)
+    record_outcome(cfg, evaluation["mlflow_run_id"], version)
     runs.update_state(cfg, run_id, publish=result)
     return result
 

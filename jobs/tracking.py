@@ -1,4 +1,4 @@
-"""MLflow: one run per pipeline run with its parameters, metrics and evaluation report."""
+"""MLflow: one run per pipeline run (params, metrics, report), tagged with what it published."""
 
 from __future__ import annotations
 
@@ -12,22 +12,35 @@ def _metric_name(model: str, metric: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.\-/ ]", "_", f"{model}.{metric.replace('@', '_at_')}")
 
 
-def log_run(cfg: Config, run_id: str, report: dict) -> str:
-    """Record `report` (the pipeline report) in MLflow; return the MLflow run id."""
+def _mlflow(cfg: Config):
     import mlflow
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     mlflow.set_experiment(cfg.mlflow.experiment)
+    return mlflow
+
+
+def log_evaluation(cfg: Config, run_id: str, report: dict) -> str:
+    """Start the MLflow run for `run_id` with params, every model's metrics and the report; return its id."""
+    mlflow = _mlflow(cfg)
     with mlflow.start_run(run_name=run_id) as run:
         mlflow.log_params({
             "source": cfg.source.kind, "data_dir": cfg.source.data_dir, "generators": ",".join(cfg.models.generators),
-            "k": cfg.evaluation.k, "test_fraction": cfg.evaluation.test_fraction,
+            "k": cfg.evaluation.k, "test_fraction": cfg.evaluation.test_fraction, "seed": cfg.seed,
             "als": json.dumps(cfg.models.als.model_dump()), "popularity": json.dumps(cfg.models.popularity.model_dump()),
-            "blend": json.dumps(cfg.models.blend.model_dump()), "seed": cfg.seed,
+            "blend": json.dumps(cfg.models.blend.model_dump()),
         })
         mlflow.log_metrics({_metric_name(model, metric): float(value)
                             for model, values in report["models"].items() for metric, value in values.items()})
-        mlflow.set_tags({"movierec.run_id": run_id, "gates.passed": str(report["gates"]["passed"]),
-                         "published_version": str(report.get("published_version"))})
-        mlflow.log_dict(report, "report.json")
+        mlflow.set_tags({"movierec.run_id": run_id, "gates.passed": str(report["gates"]["passed"])})
+        mlflow.log_dict(report, "evaluation_report.json")
         return run.info.run_id
+
+
+def record_outcome(cfg: Config, mlflow_run_id: str, published_version: str | None, report: dict | None = None) -> None:
+    """Tag the run with the version it published (or "none") and attach the final report."""
+    mlflow = _mlflow(cfg)
+    with mlflow.start_run(run_id=mlflow_run_id):
+        mlflow.set_tag("published_version", published_version or "none")
+        if report is not None:
+            mlflow.log_dict(report, "pipeline_report.json")

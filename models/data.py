@@ -61,13 +61,14 @@ def event_weights(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
     """Confidence of each event: per-type weight; ratings scale with value / 5."""
     base = events[TYPE].map(cfg.weights).fillna(0.0).to_numpy(dtype=np.float64)
     is_rating = (events[TYPE] == "rating").to_numpy()
-    rating = events[VALUE].fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
+    rating = pd.to_numeric(events[VALUE], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
     return np.where(is_rating, rating, base).astype(np.float32)
 
 
 def is_relevant(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
     """Relevant = rating >= min_relevant_rating, or any positive (implicit) event type."""
-    rated_high = (events[TYPE] == "rating").to_numpy() & (events[VALUE].fillna(0).to_numpy() >= cfg.min_relevant_rating)
+    value = pd.to_numeric(events[VALUE], errors="coerce").fillna(0.0).to_numpy()
+    rated_high = (events[TYPE] == "rating").to_numpy() & (value >= cfg.min_relevant_rating)
     positive = events[TYPE].isin(cfg.positive_event_types).to_numpy()
     return rated_high | positive
 

@@ -116,7 +116,7 @@ def generate(cfg: SyntheticConfig, seed: int) -> SyntheticData:
     users, events = [], []
     for u in range(cfg.users):
         user_id = 1 + u
-        taste_start = rng.dirichlet(np.ones(g) * 0.3)
+        taste_start = rng.dirichlet(np.ones(g) * 0.2)
         taste_end = 0.7 * taste_start + 0.3 * rng.dirichlet(np.ones(g) * 0.3)  # drift
         is_late = rng.random() < cfg.late_user_share
         first_day = rng.uniform(0.9, 0.97) * cfg.days if is_late else rng.uniform(0, 0.5) * cfg.days
@@ -134,7 +134,7 @@ def generate(cfg: SyntheticConfig, seed: int) -> SyntheticData:
             frac = day / cfg.days
             taste = (1 - frac) * taste_start + frac * taste_end
             affinity = genre_mix @ taste
-            logits = 6.0 * affinity + 0.7 * log_pop
+            logits = 12.0 * affinity + 0.4 * log_pop
             logits[release_day > day] = -np.inf
             if seen:
                 logits[list(seen)] = -np.inf

@@ -1,0 +1,61 @@
+"""Shared fixtures: one local Spark session with Delta, and a tiny published pipeline run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("FEAST_USAGE", "False")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY_SYNTHETIC = {"users": 160, "movies": 90, "events_per_user": 25, "days": 120}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", help="also run the suites marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def tiny_config(workdir: Path, **overrides):
+    from conf import load_config
+
+    base = {
+        "workdir": str(workdir),
+        "synthetic": TINY_SYNTHETIC,
+        "spark": {"conf": {"spark.sql.shuffle.partitions": "2"}},
+        "models": {"als": {"factors": 8, "iterations": 5}},
+        "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0},
+    }
+    for key, value in overrides.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_config("local", base, environ={})
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from jobs.spark import get_spark
+
+    session = get_spark(tiny_config(tmp_path_factory.mktemp("spark")))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory, spark):
+    """A tiny synthetic run taken through every step and published: (cfg, report)."""
+    from jobs.pipeline import run_pipeline
+
+    cfg = tiny_config(tmp_path_factory.mktemp("published"))
+    report = run_pipeline(cfg, spark, run_id="tiny-run")
+    assert report["published_version"] == "tiny-run", report["gates"]
+    return cfg, report

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+from scipy import sparse
+
+from models.metrics import ranking_metrics, serendipity
+
+
+def _relevant(rows, n_items):
+    data = [(u, i) for u, items in enumerate(rows) for i in items]
+    r, c = zip(*data)
+    return sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(rows), n_items))
+
+
+def test_hand_computed_values():
+    recs = np.array([[0, 1, 2], [3, 4, -1]])
+    relevant = _relevant([[1, 5], [9]], 10)
+    m = ranking_metrics(recs, relevant, k=3, n_catalog=10)
+    assert m["precision@3"] == pytest.approx((1 / 3 + 0) / 2)
+    assert m["recall@3"] == pytest.approx((1 / 2 + 0) / 2)
+    ideal = 1 + 1 / np.log2(3)
+    assert m["ndcg@3"] == pytest.approx(((1 / np.log2(3)) / ideal + 0) / 2)
+    assert m["hit_rate@3"] == pytest.approx(0.5)
+    assert m["coverage@3"] == pytest.approx(5 / 10)
+    assert m["users"] == 2
+
+
+def test_perfect_list_scores_one():
+    recs = np.array([[2, 1]])
+    m = ranking_metrics(recs, _relevant([[1, 2]], 4), k=2, n_catalog=4)
+    assert m["ndcg@2"] == pytest.approx(1.0)
+    assert m["recall@2"] == pytest.approx(1.0)
+
+
+def test_serendipity_needs_relevance_and_surprise():
+    relevant = _relevant([[1, 2]], 5)
+    baseline = np.array([[1, 3]])
+    # item 1 is relevant but expected (in the baseline), item 2 relevant and unexpected, 4 neither
+    assert serendipity(np.array([[1, 2, 4]]), relevant, baseline, k=3) == pytest.approx(1 / 3)
+    assert serendipity(baseline, relevant, baseline, k=2) == 0.0
