@@ -64,9 +64,14 @@ class PublishedList:
 
 def read_manifest(store) -> str | None:
     """The version currently served, or None when nothing has been published."""
-    values = store.get_online_features(
-        features=["publish_manifest:version"], entity_rows=[{"manifest_id": CURRENT}]
-    ).to_dict()
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        values = store.get_online_features(
+            features=["publish_manifest:version"], entity_rows=[{"manifest_id": CURRENT}]
+        ).to_dict()
+    except FeatureViewNotFoundException:
+        return None  # nothing was ever applied to this store
     return values["version"][0]
 
 
