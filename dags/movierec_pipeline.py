@@ -40,10 +40,11 @@ def movierec_pipeline():
     @task
     def ingest(params=None, run_id=None) -> str:
         from jobs.ingest import ingest as run_ingest
+        from jobs.runs import safe_run_id
 
         cfg, spark = _spark(params)
         run_ingest(cfg, spark)
-        return run_id.replace(":", "").replace("+", "")
+        return safe_run_id(run_id)
 
     @task
     def features(movierec_run: str, params=None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,6 +13,11 @@ from conf import Config
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def safe_run_id(raw: str) -> str:
+    """A run id usable in paths and Delta predicates, e.g. from Airflow's "manual__2026-01-01T00:00:00+00:00"."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "", raw.split("+")[0])
 
 
 def state_path(cfg: Config, run_id: str) -> Path:

@@ -41,13 +41,22 @@ def tiny_config(workdir: Path, **overrides):
     return load_config("local", base, environ={})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_spark_at_exit():
+    """Stop whatever Spark session the tests (or dag.test tasks) started, while logging still works."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     from jobs.spark import get_spark
 
-    session = get_spark(tiny_config(tmp_path_factory.mktemp("spark")))
-    yield session
-    session.stop()
+    return get_spark(tiny_config(tmp_path_factory.mktemp("spark")))
 
 
 @pytest.fixture(scope="session")
