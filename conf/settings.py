@@ -107,6 +107,12 @@ class ModelsConfig(_Strict):
     als: AlsConfig = AlsConfig()
     blend: BlendConfig
 
+    @model_validator(mode="after")
+    def _popularity_is_required(self) -> "ModelsConfig":
+        if "popularity" not in self.generators:
+            raise ValueError("generators must include 'popularity': it is the fallback list and the serendipity baseline")
+        return self
+
 
 class GatesConfig(_Strict):
     min: dict[str, float] = Field(default_factory=dict)

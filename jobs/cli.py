@@ -109,12 +109,11 @@ def _run(args: argparse.Namespace) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from jobs.sources.movielens import SourceError
-    from jobs.publish import PublishRefused
+    from jobs.errors import PipelineError
 
     try:
         result = _run(args)
-    except (ConfigError, SourceError, PublishRefused, FileNotFoundError) as exc:
+    except (ConfigError, PipelineError) as exc:
         print(f"movierec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     if result is not None:

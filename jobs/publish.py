@@ -15,12 +15,13 @@ from pyspark.sql import functions as F
 from conf import Config
 from data_contracts import schema as S
 from jobs import lake, runs
+from jobs.errors import PipelineError
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from serving.store import CURRENT, FALLBACK, list_key, open_store, write_repo_files
 
 
-class PublishRefused(RuntimeError):
+class PublishRefused(PipelineError):
     """The run may not publish (gates failed or it was never evaluated)."""
 
 

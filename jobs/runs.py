@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from conf import Config
+from jobs.errors import PipelineError
 
 
 def new_run_id() -> str:
@@ -27,7 +28,7 @@ def state_path(cfg: Config, run_id: str) -> Path:
 def load_state(cfg: Config, run_id: str) -> dict:
     path = state_path(cfg, run_id)
     if not path.exists():
-        raise FileNotFoundError(f"run {run_id} has no state at {path}: run the train step first")
+        raise PipelineError(f"run {run_id} has no state at {path}: run the train step first")
     return json.loads(path.read_text())
 
 

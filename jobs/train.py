@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 from conf import Config
 from data_contracts import schema as S
 from jobs import lake, runs
+from jobs.errors import PipelineError
 from models.data import build_training_set, is_relevant
 from models.recommend import FittedModels
 from models.registry import build_generators
@@ -39,7 +40,7 @@ def load_events(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataF
     catalog = (lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"])
                .select(S.MOVIE_ID, "title", "year").toPandas().sort_values(S.MOVIE_ID))
     if events.empty:
-        raise ValueError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
+        raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
     return events, catalog
 
 
@@ -54,7 +55,7 @@ def test_path(cfg: Config, run_id: str) -> Path:
 def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
     """Fit the generators for `split`; save them under the run; return fit seconds per generator."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        raise PipelineError(f"split must be one of {SPLITS}, not {split!r}")
     events, catalog = load_events(cfg, spark, run_id)
     if split == "eval":
         events, test = temporal_split(events, cfg.evaluation.test_fraction)

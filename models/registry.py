@@ -13,6 +13,4 @@ def build_generators(cfg: ModelsConfig, seed: int) -> dict[str, CandidateGenerat
         "popularity": lambda: TimeDecayedPopularity(cfg.popularity.half_life_days),
         "als": lambda: ALSGenerator(cfg.als, seed),
     }
-    if "popularity" not in cfg.generators:
-        raise ValueError("models.generators must include 'popularity': it is the fallback and the serendipity baseline")
     return {name: builders[name]() for name in cfg.generators}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("FEAST_USAGE", "False")
+# py4j logs from __del__ at interpreter exit, after pytest has closed the captured streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_SYNTHETIC = {"users": 160, "movies": 90, "events_per_user": 25, "days": 120}

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from jobs.errors import PipelineError
+
 RATINGS_CSV_HEADER = "userId,movieId,rating,timestamp"
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ML1M_AGES = {1: 16, 18: 21, 25: 30, 35: 40, 45: 47, 50: 53, 56: 60}
 
 
-class SourceError(ValueError):
+class SourceError(PipelineError):
     """The input folder or file cannot be read; the message names the file and the fix."""
 
 

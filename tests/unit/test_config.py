@@ -41,3 +41,8 @@ def test_unknown_environment_names_the_known_ones():
 def test_movielens_source_needs_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="source.data_dir"):
         load_config("local", {"workdir": str(tmp_path), "source": {"kind": "movielens"}}, environ={})
+
+
+def test_popularity_generator_cannot_be_dropped(tmp_path):
+    with pytest.raises(ConfigError, match="must include 'popularity'"):
+        load_config("local", {"workdir": str(tmp_path), "models": {"generators": ["als"]}}, environ={})
