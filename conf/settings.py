@@ -31,6 +31,7 @@ class SparkConfig(_Strict):
     master: str = "local[*]"
     app_name: str = "movierec"
     driver_memory: str = "4g"
+    python_executable: str | None = None  # the workers' Python; default: the driver's interpreter
     conf: dict[str, str] = Field(default_factory=dict)
 
 

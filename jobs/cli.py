@@ -9,7 +9,6 @@ from pathlib import Path
 
 from conf import ConfigError, load_config
 
-STEPS = ("ingest", "features", "train", "score", "evaluate", "publish")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,10 +24,11 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, path: str, keys: list[s
     Returns the number of rows inserted.
     """
     if not exists(spark, path):
-        writer = df.write.format("delta").mode("overwrite")
         if partition_by:
-            writer = writer.partitionBy(*partition_by)
-        writer.save(path)
+            # One file per partition value rather than one per task and value.
+            df.repartition(*partition_by).write.format("delta").mode("overwrite").partitionBy(*partition_by).save(path)
+        else:
+            df.write.format("delta").mode("overwrite").save(path)
         return df.count()
     condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     table = DeltaTable.forPath(spark, path)

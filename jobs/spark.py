@@ -27,9 +27,9 @@ def get_spark(cfg: Config) -> SparkSession:
         .appName(cfg.spark.app_name)
         .config("spark.driver.memory", cfg.spark.driver_memory)
     )
-    if cfg.spark.master.startswith("local") or cfg.spark.master.startswith("spark://127."):
-        # Workers on this machine must import this project's packages: use the driver's interpreter.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Python workers must import this project's packages. PySpark ships the interpreter path
+    # with every Python function, so it is set before the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", cfg.spark.python_executable or sys.executable)
     for key, value in {**_DELTA_CONF, **cfg.spark.conf}.items():
         builder = builder.config(key, value)
     spark = configure_spark_with_delta_pip(builder).getOrCreate()
