@@ -23,20 +23,18 @@ class ALSGenerator(CandidateGenerator):
         self.cfg = cfg
         self.seed = seed
 
-    def fit(self, train: TrainingSet) -> "ALSGenerator":
-        model = AlternatingLeastSquares(
-            factors=self.cfg.factors, regularization=self.cfg.regularization,
-            iterations=self.cfg.iterations, alpha=self.cfg.alpha, random_state=self.seed,
-        )
-        # implicit runs its own threads; nested BLAS threads only slow it down.
+    def _fit(self, train: TrainingSet) -> None:
+        # implicit runs its own threads; nested BLAS threads only slow it down (and it checks on construction).
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.cfg.factors, regularization=self.cfg.regularization,
+                iterations=self.cfg.iterations, alpha=self.cfg.alpha, random_state=self.seed,
+            )
             model.fit(train.weights, show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
         norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
         self._unit_items = self.item_factors / np.maximum(norms, 1e-9)
-        self._train = train
-        return self
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         scores = self.user_factors[np.maximum(user_idx, 0)] @ self.item_factors.T

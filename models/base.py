@@ -23,14 +23,19 @@ class Reason:
 class CandidateGenerator(ABC):
     """fit on a TrainingSet; recommend top-N unseen items; score (user, item) pairs; explain.
 
-    Subclasses implement `fit`, `score_users` and `explain`; `recommend` and `score` are shared.
+    Subclasses implement `_fit`, `score_users` and `explain`; `fit`, `recommend` and `score` are shared.
     """
 
     name: str
 
-    @abstractmethod
     def fit(self, train: TrainingSet) -> "CandidateGenerator":
-        ...
+        self._train = train
+        self._fit(train)
+        return self
+
+    @abstractmethod
+    def _fit(self, train: TrainingSet) -> None:
+        """Learn from `train`; `self._train` is already set."""
 
     @abstractmethod
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:

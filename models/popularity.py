@@ -22,7 +22,7 @@ class TimeDecayedPopularity(CandidateGenerator):
     def __init__(self, half_life_days: float = 30.0):
         self.half_life_days = half_life_days
 
-    def fit(self, train: TrainingSet) -> "TimeDecayedPopularity":
+    def _fit(self, train: TrainingSet) -> None:
         ev = train.events
         age_days = (train.as_of - ev["ts"].to_numpy()) / DAY
         decayed = ev["weight"].to_numpy() * np.power(0.5, age_days / self.half_life_days)
@@ -32,8 +32,6 @@ class TimeDecayedPopularity(CandidateGenerator):
             recent.drop_duplicates(["user_idx", "item_idx"])["item_idx"].value_counts()
             .reindex(range(train.n_items), fill_value=0).to_numpy()
         )
-        self._train = train
-        return self
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (len(user_idx), len(self.item_scores))).copy()
