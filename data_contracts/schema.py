@@ -14,6 +14,7 @@ WATCH_SECONDS = "watch_seconds"
 DEVICE = "device"
 TS = "ts"
 EVENT_DATE = "event_date"
+EVENT_MONTH = "event_month"  # yyyy-MM, the partition column of silver interactions
 
 EVENT_TYPES = ("view", "click", "watch", "rating", "skip", "dismiss")
 
