@@ -1,5 +1,7 @@
 """Row-level rules for bronze -> silver: (rule name, Spark condition that marks a row BAD).
 
+Ids are non-negative: -1 is the scorer's stand-in for "a user we know nothing about".
+
 The first failing rule becomes the row's quarantine reason, so order goes from "could not
 be parsed at all" to finer checks.
 """
@@ -20,8 +22,8 @@ def event_rules() -> list[tuple[str, Column]]:
     return [
         ("unparseable_row", F.col("_parsed").isNull()),
         ("missing_event_id", F.col(S.EVENT_ID).isNull() | (F.length(S.EVENT_ID) == 0)),
-        ("invalid_user_id", F.col(S.USER_ID).isNull()),
-        ("invalid_movie_id", F.col(S.MOVIE_ID).isNull()),
+        ("invalid_user_id", F.col(S.USER_ID).isNull() | (F.col(S.USER_ID) < 0)),
+        ("invalid_movie_id", F.col(S.MOVIE_ID).isNull() | (F.col(S.MOVIE_ID) < 0)),
         ("unknown_event_type", F.col(S.EVENT_TYPE).isNull() | ~F.col(S.EVENT_TYPE).isin(*S.EVENT_TYPES)),
         ("invalid_ts", F.col(S.TS).isNull()),
         ("ts_in_future", F.col(S.TS) > F.current_timestamp() + F.expr(FUTURE_TOLERANCE)),
@@ -42,7 +44,7 @@ def movie_rules() -> list[tuple[str, Column]]:
 def user_rules() -> list[tuple[str, Column]]:
     return [
         ("unparseable_row", F.col("_parsed").isNull()),
-        ("invalid_user_id", F.col(S.USER_ID).isNull()),
+        ("invalid_user_id", F.col(S.USER_ID).isNull() | (F.col(S.USER_ID) < 0)),
     ]
 
 

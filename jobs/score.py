@@ -29,23 +29,24 @@ OUTPUT_SCHEMA = T.StructType([
 ])
 
 
-def users_to_score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> np.ndarray:
-    """eval: users with a training event and a relevant test event; full: every known user."""
-    if split == "eval":
-        test = pd.read_parquet(test_path(cfg, run_id))
-        fitted = pickle.loads(model_path(cfg, run_id, split).read_bytes())
-        relevant_users = test.loc[test["relevant"], S.USER_ID].unique()
-        return np.sort(relevant_users[fitted.train.user_index(relevant_users) >= 0])
-    version = runs.load_state(cfg, run_id)["silver_versions"]["users"]
-    users = lake.read(spark, cfg.table_path("silver", "users"), version).select(S.USER_ID).toPandas()[S.USER_ID]
-    return np.sort(users.to_numpy(dtype=np.int64))
+def users_to_score(cfg: Config, run_id: str, split: str) -> np.ndarray:
+    """eval: users with a training event and a relevant test event; full: every user with an event.
+
+    Users with no events get no list of their own: the API serves them the fallback, flagged.
+    """
+    fitted = pickle.loads(model_path(cfg, run_id, split).read_bytes())
+    if split == "full":
+        return fitted.train.user_ids
+    test = pd.read_parquet(test_path(cfg, run_id))
+    relevant_users = test.loc[test["relevant"], S.USER_ID].unique()
+    return np.sort(relevant_users[fitted.train.user_index(relevant_users) >= 0])
 
 
 def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str, int]:
     """Recommend for every user of `split` on the cluster; return row counts written."""
     payload = spark.sparkContext.broadcast(model_path(cfg, run_id, split).read_bytes())
     n_candidates, n_final = cfg.models.candidates_per_generator, cfg.models.final_list_size
-    user_ids = np.append(users_to_score(cfg, spark, run_id, split), FALLBACK_USER)
+    user_ids = np.append(users_to_score(cfg, run_id, split), FALLBACK_USER)
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 

@@ -50,13 +50,14 @@ def test_bad_rows_go_to_quarantine_with_reasons_and_duplicates_collapse(spark, t
         "2,1,7.0,964983000",      # rating out of range
         "3,2",                    # truncated line
         "x,1,4.0,964983100",      # user id is not a number
+        "-1,1,4.0,964983100",     # negative user id
         "4,3,5.0,99999999999",    # far in the future
     ])
     cfg = tiny_config(tmp_path / "wd", source={"kind": "movielens", "data_dir": str(folder)})
     counts = ingest(cfg, spark)["tables"]["interactions"]
-    assert counts["read"] == 8
-    assert counts["landed"] == 2 and counts["duplicates"] == 1 and counts["quarantined"] == 5
-    assert counts["by_rule"] == {"rating_out_of_range": 2, "unparseable_row": 1, "invalid_user_id": 1, "ts_in_future": 1}
+    assert counts["read"] == 9
+    assert counts["landed"] == 2 and counts["duplicates"] == 1 and counts["quarantined"] == 6
+    assert counts["by_rule"] == {"rating_out_of_range": 2, "unparseable_row": 1, "invalid_user_id": 2, "ts_in_future": 1}
     quarantine = lake.read(spark, cfg.table_path("quarantine", "rows")).where(F.col("table_name") == "interactions")
     payloads = {r["payload"]: r["reason"] for r in quarantine.collect()}
     assert payloads["2,3,abc,964982900"] == "rating_out_of_range"
