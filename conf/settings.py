@@ -67,6 +67,7 @@ class FeastConfig(_Strict):
 
 class MlflowConfig(_Strict):
     tracking_uri: str
+    artifact_location: str
     experiment: str = "movierec"
 
 

@@ -16,6 +16,9 @@ def _mlflow(cfg: Config):
     import mlflow
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    if mlflow.get_experiment_by_name(cfg.mlflow.experiment) is None:
+        # Without an explicit location, artifacts of a database-backed store land in ./mlruns of the caller.
+        mlflow.create_experiment(cfg.mlflow.experiment, artifact_location=cfg.mlflow.artifact_location)
     mlflow.set_experiment(cfg.mlflow.experiment)
     return mlflow
 

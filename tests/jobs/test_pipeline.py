@@ -74,6 +74,9 @@ def test_mlflow_has_one_run_with_metrics_and_published_version(published):
     assert run.data.tags["published_version"] == "tiny-run"
     assert run.data.metrics["final.ndcg_at_10"] == pytest.approx(report["models"]["final"]["ndcg@10"])
     assert run.data.params["generators"] == "popularity,als"
+    artifacts = mlflow.artifacts.download_artifacts(run_id=report["mlflow_run_id"], artifact_path="evaluation_report.json")
+    assert json.loads(open(artifacts).read())["gates"]["passed"] is True
+    assert cfg.workdir in run.info.artifact_uri, "artifacts stay inside the workdir"
 
 
 def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_serving(published, spark):
