@@ -3,7 +3,8 @@
 Published lists are versioned: the entity key is "<version>:<user_id>", and the
 `publish_manifest` view (one row, key "current") names the version to read. A new version
 is written completely before the manifest flips, so readers never see half a publish.
-Offline sources are parquet snapshots the publish step writes next to the registry.
+Offline sources are parquet snapshots of the served version, written by the publish step
+under the repo folder (paths are relative to it); the history is in the gold Delta tables.
 """
 
 from datetime import timedelta

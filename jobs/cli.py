@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from conf import ConfigError, load_config
 
 
@@ -51,8 +53,6 @@ def _overrides(args: argparse.Namespace) -> dict:
     for item in args.set:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        import yaml
-
         key, value = item.split("=", 1)
         node = tree
         parts = key.split(".")

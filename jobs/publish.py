@@ -62,7 +62,7 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
 
     from features.repo import DEFINITIONS
 
-    write_repo_files(cfg)
+    repo = write_repo_files(cfg)
     store = open_store(cfg)
     store.apply(DEFINITIONS)
     version = run_id
@@ -71,10 +71,12 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         raise PublishRefused(f"run {run_id} has no fallback list: re-run the score step")
     store.write_to_online_store("user_recommendations", lists)
     published_at = datetime.now(timezone.utc)
-    store.write_to_online_store("publish_manifest", pd.DataFrame({
-        "manifest_id": [CURRENT], "version": [version], "published_at": [published_at.isoformat()],
-        "event_timestamp": [pd.Timestamp(published_at)],
-    }))
+    manifest = pd.DataFrame({"manifest_id": [CURRENT], "version": [version], "published_at": [published_at.isoformat()],
+                             "event_timestamp": [pd.Timestamp(published_at)]})
+    # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables).
+    lists.to_parquet(repo / "data" / "user_recommendations.parquet", index=False)
+    manifest.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
+    store.write_to_online_store("publish_manifest", manifest)
     result = {"published": True, "version": version, "lists": int(len(lists)), "published_at": published_at.isoformat()}
     _log(cfg, spark, run_id, result)
     record_outcome(cfg, evaluation["mlflow_run_id"], version)

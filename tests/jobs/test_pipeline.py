@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from jobs.pipeline import run_pipeline
@@ -38,6 +39,9 @@ def test_published_lists_are_in_the_online_store_with_reasons(published):
     fallback = read_list(store, "tiny-run", FALLBACK)
     assert fallback.reasons[0].startswith("Popular")
     assert read_list(store, "tiny-run", 10_000_000) is None
+    snapshot = pd.read_parquet(f"{cfg.feast.repo_dir}/data/user_recommendations.parquet")
+    assert snapshot["list_key"].str.startswith("tiny-run:").all()
+    assert f"tiny-run:{FALLBACK}" in set(snapshot["list_key"])
 
 
 def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
