@@ -31,6 +31,7 @@ serve: setup
 run: pipeline serve
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-all: setup

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,7 +42,7 @@ class SourceConfig(_Strict):
     tmdb_dir: str | None = None
 
     @model_validator(mode="after")
-    def _movielens_needs_data(self) -> "SourceConfig":
+    def _movielens_needs_data(self) -> SourceConfig:
         if self.kind == "movielens" and not self.data_dir:
             raise ValueError("source.kind=movielens needs source.data_dir (the MovieLens folder)")
         return self
@@ -110,7 +111,7 @@ class ModelsConfig(_Strict):
     blend: BlendConfig
 
     @model_validator(mode="after")
-    def _popularity_is_required(self) -> "ModelsConfig":
+    def _popularity_is_required(self) -> ModelsConfig:
         if "popularity" not in self.generators:
             raise ValueError("generators must include 'popularity': it is the fallback list and the serendipity baseline")
         return self

@@ -6,7 +6,7 @@ manifest row changes, so a failed or gated-out run leaves the previous version s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pandas as pd
 from pyspark.sql import SparkSession
@@ -42,7 +42,7 @@ def _list_rows(cfg: Config, spark: SparkSession, run_id: str, version: str) -> p
     )
     frame = grouped.toPandas()
     key = frame[S.USER_ID].map(lambda u: list_key(version, FALLBACK if u == FALLBACK_USER else u))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return frame.drop(columns=[S.USER_ID]).assign(list_key=key, generated_at=now.isoformat(),
                                                   event_timestamp=pd.Timestamp(now))
 
@@ -70,7 +70,7 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     if not lists["list_key"].str.endswith(f":{FALLBACK}").any():
         raise PublishRefused(f"run {run_id} has no fallback list: re-run the score step")
     store.write_to_online_store("user_recommendations", lists)
-    published_at = datetime.now(timezone.utc)
+    published_at = datetime.now(UTC)
     manifest = pd.DataFrame({"manifest_id": [CURRENT], "version": [version], "published_at": [published_at.isoformat()],
                              "event_timestamp": [pd.Timestamp(published_at)]})
     # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables).

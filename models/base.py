@@ -28,7 +28,7 @@ class CandidateGenerator(ABC):
 
     name: str
 
-    def fit(self, train: TrainingSet) -> "CandidateGenerator":
+    def fit(self, train: TrainingSet) -> CandidateGenerator:
         self._train = train
         self._fit(train)
         return self

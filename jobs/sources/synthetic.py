@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +109,7 @@ def _movies(cfg: SyntheticConfig, rng: np.random.Generator, start: datetime) -> 
 def generate(cfg: SyntheticConfig, seed: int) -> SyntheticData:
     """Generate movies, users and events deterministically from `seed`."""
     rng = np.random.default_rng(seed)
-    start = datetime.fromisoformat(cfg.start_date).replace(tzinfo=timezone.utc)
+    start = datetime.fromisoformat(cfg.start_date).replace(tzinfo=UTC)
     movies, genre_mix, popularity, release_day = _movies(cfg, rng, start)
     g = len(GENRES)
     log_pop = np.log(popularity)
