@@ -2,16 +2,17 @@
 
 Bronze keeps every line as received under a deterministic batch id, so re-running a batch
 replaces it. Silver interactions are MERGEd on event_id (insert-only: events are immutable),
-movies and users are upserted on their ids. Interactions are partitioned by month, not day:
-a backfill of MovieLens' 22 years would otherwise write ~4,000 tiny partitions (Delta's
-per-file statistics on event_date still let a one-day rewrite skip the other days' files). Rows failing a rule land in quarantine with the
+movies and users are upserted on their ids. Rows failing a rule land in quarantine with the
 rule's name; nothing is dropped silently: read = landed + duplicates + quarantined.
+
+Interactions are partitioned by month, not day: a backfill of MovieLens' 22 years would
+otherwise write ~4,000 tiny partitions, and Delta's per-file statistics on event_date still
+let a one-day rewrite skip the other days' files.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from data_contracts import rules
 from data_contracts import schema as S
 from jobs import lake
 from jobs.sources import movielens, synthetic
+from jobs.sources.files import write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
 
@@ -58,24 +60,15 @@ def land(cfg: Config) -> Landing:
     data_dir = Path(cfg.source.data_dir)
     ratings = movielens.find_ratings(data_dir)
     tmdb_dir = Path(cfg.source.tmdb_dir) if cfg.source.tmdb_dir else None
-    out.mkdir(parents=True, exist_ok=True)
-    movies_path = _write_jsonl(out / "movies.jsonl", movielens.movie_documents(data_dir, tmdb_dir))
+    movies_path = write_jsonl(out / "movies.jsonl", movielens.movie_documents(data_dir, tmdb_dir))
     users = movielens.user_documents(data_dir)
-    users_path = _write_jsonl(out / "users.jsonl", users) if users else None
-    return Landing("movielens", str(ratings.path), f"ml_{ratings.layout}", movies_path, users_path)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> str:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, default=str) + "\n")
-    tmp.replace(path)
-    return str(path)
+    users_path = str(write_jsonl(out / "users.jsonl", users)) if users else None
+    return Landing("movielens", str(ratings.path), f"ml_{ratings.layout}", str(movies_path), users_path)
 
 
 def batch_id_for(landing: Landing) -> str:
-    """Same files, same batch id: re-ingesting them replaces the batch instead of adding one."""
+    """A fingerprint of the landing files (name, size, first MiB): re-ingesting the same files
+    replaces their batch in bronze instead of adding another one."""
     digest = hashlib.sha1()
     for path in (landing.events_path, landing.movies_path, landing.users_path):
         if path:

@@ -9,7 +9,6 @@ starts exist. Output is TMDB-API-shaped movie JSON lines, event JSONL and user J
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from conf.settings import SyntheticConfig
+from jobs.sources.files import write_jsonl
 
 GENRES = [
     (28, "Action"), (12, "Adventure"), (16, "Animation"), (35, "Comedy"), (80, "Crime"),
@@ -168,14 +168,5 @@ def _event(rng: np.random.Generator, movie: dict, user_id: int, event_id: str, t
 def write_synthetic(cfg: SyntheticConfig, seed: int, out_dir: Path) -> dict[str, Path]:
     """Write movies.jsonl, users.jsonl and events.jsonl under `out_dir`; return their paths."""
     data = generate(cfg, seed)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, rows in (("movies", data.movies), ("users", data.users), ("events", data.events)):
-        path = out_dir / f"{name}.jsonl"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("w") as fh:
-            for row in rows:
-                fh.write(json.dumps(row) + "\n")
-        tmp.replace(path)
-        paths[name] = path
-    return paths
+    return {name: write_jsonl(out_dir / f"{name}.jsonl", rows)
+            for name, rows in (("movies", data.movies), ("users", data.users), ("events", data.events))}
