@@ -49,11 +49,9 @@ def movierec_pipeline():
     @task
     def features(movierec_run: str, params=None) -> str:
         from jobs.features import build_features
-        from jobs.train import pin_inputs
 
         cfg, spark = _spark(params)
         build_features(cfg, spark, movierec_run)
-        pin_inputs(cfg, spark, movierec_run)
         return movierec_run
 
     @task

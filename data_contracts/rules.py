@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from data_contracts import schema as S
+from data_contracts import columns as S
 
 # Allow clocks a little skew before calling an event "in the future".
 FUTURE_TOLERANCE = "INTERVAL 1 DAY"

@@ -1,40 +1,10 @@
-"""Column names and types of the lake's tables: the one place they are spelled out."""
+"""Spark types of the silver tables, built from the names in `data_contracts.columns`."""
 
 from __future__ import annotations
 
 from pyspark.sql import types as T
 
-# Silver interactions.
-EVENT_ID = "event_id"
-USER_ID = "user_id"
-MOVIE_ID = "movie_id"
-EVENT_TYPE = "event_type"
-VALUE = "value"
-WATCH_SECONDS = "watch_seconds"
-DEVICE = "device"
-TS = "ts"
-EVENT_DATE = "event_date"
-EVENT_MONTH = "event_month"  # yyyy-MM, the partition column of silver interactions
-
-EVENT_TYPES = ("view", "click", "watch", "rating", "skip", "dismiss")
-
-# Lineage columns on bronze, silver and quarantine rows.
-BATCH_ID = "batch_id"
-SOURCE = "source"
-INGESTED_AT = "ingested_at"
-PAYLOAD = "payload"
-PAYLOAD_FORMAT = "payload_format"
-SOURCE_FILE = "source_file"
-REASON = "reason"
-TABLE = "table_name"
-
-# Gold outputs.
-RUN_ID = "run_id"
-SPLIT = "split"
-LIST_NAME = "list_name"
-RANK = "rank"
-SCORE = "score"
-REASON_TEXT = "reason"
+from data_contracts.columns import DEVICE, EVENT_ID, EVENT_TYPE, MOVIE_ID, TS, USER_ID, VALUE, WATCH_SECONDS
 
 EVENT_SCHEMA = T.StructType(
     [

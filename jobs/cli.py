@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from conf import ConfigError, load_config
-
+from conf import Config, ConfigError
+from jobs.context import config_from_params
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,16 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> dict:
+def _set_overrides(items: list[str]) -> dict:
+    """`--set a.b=1 --set c=x` -> {"a": {"b": 1}, "c": "x"}; values are parsed as YAML scalars."""
     tree: dict = {}
-    if args.workdir:
-        tree["workdir"] = args.workdir
-    source = {k: v for k, v in (("kind", args.source), ("data_dir", args.data_dir), ("tmdb_dir", args.tmdb_dir)) if v}
-    if args.data_dir and not args.source:
-        source["kind"] = "movielens"
-    if source:
-        tree["source"] = source
-    for item in args.set:
+    for item in items:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         key, value = item.split("=", 1)
@@ -62,8 +56,17 @@ def _overrides(args: argparse.Namespace) -> dict:
     return tree
 
 
+def _config(args: argparse.Namespace) -> Config:
+    return config_from_params({
+        "env": args.env, "workdir": args.workdir,
+        "source": args.source or ("movielens" if args.data_dir else None),
+        "data_dir": args.data_dir, "tmdb_dir": args.tmdb_dir,
+        "overrides": _set_overrides(args.set),
+    })
+
+
 def _run(args: argparse.Namespace) -> dict | None:
-    cfg = load_config(args.env, _overrides(args))
+    cfg = _config(args)
     if args.command == "serve":
         from serving.app import serve
 
@@ -86,11 +89,8 @@ def _run(args: argparse.Namespace) -> dict | None:
         return ingest(cfg, spark)
     if args.command == "features":
         from jobs.features import build_features
-        from jobs.train import pin_inputs
 
-        counts = build_features(cfg, spark, args.run_id)
-        pin_inputs(cfg, spark, args.run_id)
-        return counts
+        return build_features(cfg, spark, args.run_id)
     if args.command in ("train", "score"):
         from jobs.score import score
         from jobs.train import train

@@ -1,9 +1,9 @@
-"""Config from the parameters an Airflow run or a backfill is triggered with."""
+"""Config from the parameters a run is started with: Airflow params or CLI flags."""
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Mapping
+from typing import Any
 
 from conf import Config, load_config
 

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 from scipy import sparse
 
 from conf import Config
-from data_contracts import schema as S
+from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation

@@ -1,4 +1,4 @@
-"""Gold features from silver: per-user and per-movie aggregates keyed by run id."""
+"""Start of a run: pin the silver versions it reads, then gold per-user and per-movie aggregates."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from conf import Config
-from data_contracts import schema as S
-from jobs import lake
+from data_contracts import columns as S
+from jobs import lake, runs
+
+
+def pin_inputs(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
+    """Record the silver versions this run reads, so every later step sees the same data."""
+    versions = {name: lake.version(spark, cfg.table_path("silver", name)) for name in ("interactions", "movies", "users")}
+    runs.update_state(cfg, run_id, silver_versions=versions)
+    return versions
 
 
 def build_features(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
-    """Write gold user_features and movie_features for `run_id`; return their row counts."""
-    events = lake.read(spark, cfg.table_path("silver", "interactions"))
+    """Pin the run's inputs, then write gold user_features and movie_features for `run_id`; return their row counts."""
+    versions = pin_inputs(cfg, spark, run_id)
+    events = lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"])
     is_rating = F.col(S.EVENT_TYPE) == "rating"
     users = events.groupBy(S.USER_ID).agg(
         F.count("*").alias("events"),

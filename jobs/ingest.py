@@ -22,7 +22,8 @@ from pyspark.sql import types as T
 
 from conf import Config
 from data_contracts import rules
-from data_contracts import schema as S
+from data_contracts import columns as S
+from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.sources import movielens, synthetic
 from jobs.sources.files import write_jsonl
@@ -257,18 +258,18 @@ def ingest(cfg: Config, spark: SparkSession) -> dict:
 
     movies_bronze = _to_bronze(spark, cfg, "movies", landing.movies_path, "json", landing, batch_id)
     report["tables"]["movies"] = asdict(_land_table(
-        cfg, spark, "movies", parse_movies(movies_bronze), rules.movie_rules(), S.MOVIE_SCHEMA, S.MOVIE_ID,
+        cfg, spark, "movies", parse_movies(movies_bronze), rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID,
         batch_id, insert_only=False, dedupe_order=S.INGESTED_AT))
 
     events_bronze = _to_bronze(spark, cfg, "events", landing.events_path, landing.events_format, landing, batch_id)
     report["tables"]["interactions"] = asdict(_land_table(
         cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
-        S.EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True))
+        EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True))
 
     users = (_users_from_file(spark, cfg, landing, batch_id) if landing.users_path
              else _users_from_events(spark, cfg, batch_id))
     report["tables"]["users"] = asdict(_land_table(
-        cfg, spark, "users", users, rules.user_rules(), S.USER_SCHEMA, S.USER_ID, batch_id, insert_only=False))
+        cfg, spark, "users", users, rules.user_rules(), USER_SCHEMA, S.USER_ID, batch_id, insert_only=False))
     return report
 
 

@@ -15,7 +15,7 @@ from jobs.ingest import ingest
 from jobs.publish import publish
 from jobs.score import score
 from jobs.tracking import record_outcome
-from jobs.train import pin_inputs, train
+from jobs.train import train
 
 
 @contextmanager
@@ -33,7 +33,6 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         ingested = ingest(cfg, spark)
     with _timed(timings, "features"):
         build_features(cfg, spark, run_id)
-        pin_inputs(cfg, spark, run_id)
     with _timed(timings, "train_eval"):
         train(cfg, spark, run_id, "eval")
     with _timed(timings, "score_eval"):

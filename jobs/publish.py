@@ -13,7 +13,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from conf import Config
-from data_contracts import schema as S
+from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
 from jobs.score import FALLBACK_USER, read_lists
@@ -25,8 +25,7 @@ class PublishRefused(PipelineError):
     """The run may not publish (gates failed or it was never evaluated)."""
 
 
-def _list_rows(cfg: Config, spark: SparkSession, run_id: str, version: str) -> pd.DataFrame:
-    state = runs.load_state(cfg, run_id)
+def _list_rows(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str) -> pd.DataFrame:
     movies = lake.read(spark, cfg.table_path("silver", "movies"), state["silver_versions"]["movies"]).select(
         S.MOVIE_ID, "title", "year")
     ranked = read_lists(cfg, spark, run_id, "full", "ranked_lists").join(movies, S.MOVIE_ID, "left")
@@ -66,7 +65,7 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     store = open_store(cfg)
     store.apply(DEFINITIONS)
     version = run_id
-    lists = _list_rows(cfg, spark, run_id, version)
+    lists = _list_rows(cfg, spark, run_id, state, version)
     if not lists["list_key"].str.endswith(f":{FALLBACK}").any():
         raise PublishRefused(f"run {run_id} has no fallback list: re-run the score step")
     store.write_to_online_store("user_recommendations", lists)

@@ -16,10 +16,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conf import Config
-from data_contracts import schema as S
+from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.train import model_path, test_path
-from models.recommend import FINAL, recommend_users
+from models.recommend import FINAL, FittedModels, recommend_users
 
 FALLBACK_USER = -1
 OUTPUT_SCHEMA = T.StructType([
@@ -29,12 +29,11 @@ OUTPUT_SCHEMA = T.StructType([
 ])
 
 
-def users_to_score(cfg: Config, run_id: str, split: str) -> np.ndarray:
+def users_to_score(cfg: Config, run_id: str, split: str, fitted: FittedModels) -> np.ndarray:
     """eval: users with a training event and a relevant test event; full: every user with an event.
 
     Users with no events get no list of their own: the API serves them the fallback, flagged.
     """
-    fitted = pickle.loads(model_path(cfg, run_id, split).read_bytes())
     if split == "full":
         return fitted.train.user_ids
     test = pd.read_parquet(test_path(cfg, run_id))
@@ -44,9 +43,10 @@ def users_to_score(cfg: Config, run_id: str, split: str) -> np.ndarray:
 
 def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str, int]:
     """Recommend for every user of `split` on the cluster; return row counts written."""
-    payload = spark.sparkContext.broadcast(model_path(cfg, run_id, split).read_bytes())
+    blob = model_path(cfg, run_id, split).read_bytes()
+    payload = spark.sparkContext.broadcast(blob)
     n_candidates, n_final = cfg.models.candidates_per_generator, cfg.models.final_list_size
-    user_ids = np.append(users_to_score(cfg, run_id, split), FALLBACK_USER)
+    user_ids = np.append(users_to_score(cfg, run_id, split, pickle.loads(blob)), FALLBACK_USER)
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 

@@ -15,7 +15,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 
 from conf import Config
-from data_contracts import schema as S
+from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
 from models.data import build_training_set, is_relevant
@@ -25,12 +25,6 @@ from models.split import temporal_split
 
 SPLITS = ("eval", "full")
 EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.TS]
-
-
-def pin_inputs(cfg: Config, spark: SparkSession, run_id: str) -> dict:
-    """Record the silver versions this run reads, so every later step sees the same data."""
-    versions = {name: lake.version(spark, cfg.table_path("silver", name)) for name in ("interactions", "movies", "users")}
-    return runs.update_state(cfg, run_id, silver_versions=versions)
 
 
 def load_events(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:

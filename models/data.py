@@ -9,9 +9,8 @@ import pandas as pd
 from scipy import sparse
 
 from conf.settings import InteractionsConfig
+from data_contracts import columns as C
 
-# Column names of the events frame a TrainingSet is built from.
-USER, ITEM, TYPE, VALUE, TS = "user_id", "movie_id", "event_type", "value", "ts"
 
 
 @dataclass(frozen=True)
@@ -59,32 +58,32 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 def event_weights(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
     """Confidence of each event: per-type weight; ratings scale with value / 5."""
-    base = events[TYPE].map(cfg.weights).fillna(0.0).to_numpy(dtype=np.float64)
-    is_rating = (events[TYPE] == "rating").to_numpy()
-    rating = pd.to_numeric(events[VALUE], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
+    base = events[C.EVENT_TYPE].map(cfg.weights).fillna(0.0).to_numpy(dtype=np.float64)
+    is_rating = (events[C.EVENT_TYPE] == "rating").to_numpy()
+    rating = pd.to_numeric(events[C.VALUE], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
     return np.where(is_rating, rating, base).astype(np.float32)
 
 
 def is_relevant(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
     """Relevant = rating >= min_relevant_rating, or any positive (implicit) event type."""
-    value = pd.to_numeric(events[VALUE], errors="coerce").fillna(0.0).to_numpy()
-    rated_high = (events[TYPE] == "rating").to_numpy() & (value >= cfg.min_relevant_rating)
-    positive = events[TYPE].isin(cfg.positive_event_types).to_numpy()
+    value = pd.to_numeric(events[C.VALUE], errors="coerce").fillna(0.0).to_numpy()
+    rated_high = (events[C.EVENT_TYPE] == "rating").to_numpy() & (value >= cfg.min_relevant_rating)
+    positive = events[C.EVENT_TYPE].isin(cfg.positive_event_types).to_numpy()
     return rated_high | positive
 
 
 def build_training_set(events: pd.DataFrame, catalog_ids: np.ndarray, cfg: InteractionsConfig) -> TrainingSet:
     """`events` has user_id, movie_id, event_type, value, ts (datetime64); items outside the catalog are added."""
-    user_ids = np.unique(events[USER].to_numpy(dtype=np.int64))
-    item_ids = np.unique(np.concatenate([np.asarray(catalog_ids, dtype=np.int64), events[ITEM].to_numpy(dtype=np.int64)]))
-    rows = np.searchsorted(user_ids, events[USER].to_numpy(dtype=np.int64))
-    cols = np.searchsorted(item_ids, events[ITEM].to_numpy(dtype=np.int64))
+    user_ids = np.unique(events[C.USER_ID].to_numpy(dtype=np.int64))
+    item_ids = np.unique(np.concatenate([np.asarray(catalog_ids, dtype=np.int64), events[C.MOVIE_ID].to_numpy(dtype=np.int64)]))
+    rows = np.searchsorted(user_ids, events[C.USER_ID].to_numpy(dtype=np.int64))
+    cols = np.searchsorted(item_ids, events[C.MOVIE_ID].to_numpy(dtype=np.int64))
     weight = event_weights(events, cfg)
     shape = (len(user_ids), len(item_ids))
     weights = sparse.csr_matrix((weight, (rows, cols)), shape=shape, dtype=np.float32)
     weights.eliminate_zeros()
     seen = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=shape)
     seen.data[:] = 1
-    ts = pd.to_datetime(events[TS], utc=True).astype("int64").to_numpy() / 1e9
+    ts = pd.to_datetime(events[C.TS], utc=True).astype("int64").to_numpy() / 1e9
     frame = pd.DataFrame({"user_idx": rows, "item_idx": cols, "weight": weight, "ts": ts})
     return TrainingSet(user_ids, item_ids, weights, seen, frame, float(ts.max()) if len(ts) else 0.0)

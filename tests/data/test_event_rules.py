@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from data_contracts import rules
-from data_contracts import schema as S
+from data_contracts import columns as S
 from jobs.ingest import parse_events, parse_movies
 
 pytestmark = pytest.mark.spark

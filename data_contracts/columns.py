@@ -1,0 +1,36 @@
+"""Column names of the lake's tables: the one place they are spelled out.
+
+Free of Spark so that pure code (models/, serving/) can use them too.
+"""
+
+# Silver interactions.
+EVENT_ID = "event_id"
+USER_ID = "user_id"
+MOVIE_ID = "movie_id"
+EVENT_TYPE = "event_type"
+VALUE = "value"
+WATCH_SECONDS = "watch_seconds"
+DEVICE = "device"
+TS = "ts"
+EVENT_DATE = "event_date"
+EVENT_MONTH = "event_month"  # yyyy-MM, the partition column of silver interactions
+
+EVENT_TYPES = ("view", "click", "watch", "rating", "skip", "dismiss")
+
+# Lineage columns on bronze, silver and quarantine rows.
+BATCH_ID = "batch_id"
+SOURCE = "source"
+INGESTED_AT = "ingested_at"
+PAYLOAD = "payload"
+PAYLOAD_FORMAT = "payload_format"
+SOURCE_FILE = "source_file"
+REASON = "reason"
+TABLE = "table_name"
+
+# Gold outputs.
+RUN_ID = "run_id"
+SPLIT = "split"
+LIST_NAME = "list_name"
+RANK = "rank"
+SCORE = "score"
+REASON_TEXT = "reason"
