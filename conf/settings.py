@@ -97,18 +97,97 @@ class AlsConfig(_Strict):
     alpha: float = Field(20.0, gt=0)
 
 
-class BlendConfig(_Strict):
-    weights: dict[str, float]
-    rrf_k: int = Field(60, gt=0)
+class TrendingConfig(_Strict):
+    window_days: float = Field(7.0, gt=0)       # "this week"
+    baseline_days: float = Field(28.0, gt=0)    # growth is measured against the rate over this longer window
+    min_viewers: int = Field(3, ge=1)
+
+
+class EaseConfig(_Strict):
+    l2: float = Field(250.0, gt=0)
+    min_item_users: int = Field(2, ge=1)        # the item-item matrix covers items with at least this many users
+    max_items: int = Field(10000, gt=0)         # memory cap: n^2 float32
+
+
+class ContentConfig(_Strict):
+    max_features: int = Field(30000, gt=0)
+    history: int = Field(50, gt=0)              # most recent positive items in the user's profile
+    half_life_days: float = Field(180.0, gt=0)  # older watches weigh less in the profile
+
+
+class TwoTowerConfig(_Strict):
+    dim: int = Field(48, gt=0)
+    content_dim: int = Field(48, gt=0)          # SVD of the TF-IDF text, input of the item tower
+    history: int = Field(20, gt=0)
+    epochs: int = Field(4, gt=0)
+    batch_size: int = Field(512, gt=0)
+    learning_rate: float = Field(0.005, gt=0)
+    temperature: float = Field(0.1, gt=0)
+    samples_per_user: int = Field(40, gt=0)     # training targets drawn from each user's sequence per epoch
+    id_dropout: float = Field(0.3, ge=0, lt=1)  # teaches the item tower to work from content alone (cold items)
+
+
+class TimeAwareConfig(_Strict):
+    window: int = Field(5, gt=0)                # transitions i -> j count for j up to `window` steps after i
+    decay: float = Field(0.7, gt=0, le=1)       # weight of the k-th next step: decay ** (k - 1)
+    recent: int = Field(10, gt=0)               # how many of the user's last items seed the scores
+    recency_decay: float = Field(0.8, gt=0, le=1)
+
+
+class RankerConfig(_Strict):
+    enabled: bool = True
+    label_fraction: float = Field(0.2, gt=0, lt=1)  # each user's last share of training events labels the ranker
+    max_users: int = Field(3000, gt=0)              # users sampled for the ranker's training set
+    n_estimators: int = Field(300, gt=0)
+    max_depth: int = Field(6, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    min_child_weight: float = Field(1.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    num_workers: int = Field(1, gt=0)               # Spark tasks that train it together
+
+
+class SlotsConfig(_Strict):
+    similar: float = Field(0.5, ge=0)
+    diverse: float = Field(0.3, ge=0)
+    trending: float = Field(0.2, ge=0)
+
+
+class RerankConfig(_Strict):
+    mmr_lambda: float = Field(0.9, ge=0, le=1)      # 1 = pure relevance, 0 = pure diversity
+    freshness_boost: float = Field(0.05, ge=0)      # added to the normalised score of new releases
+    popularity_penalty: float = Field(0.0, ge=0)    # subtracted x the item's popularity percentile (0-1): long tail
+    new_release_days: float = Field(365.0, gt=0)
+    strategy: Literal["mmr", "slots"] = "mmr"
+    slots: SlotsConfig = SlotsConfig()
+    exclude_genres: list[str] = Field(default_factory=list)
+    adult_min_age: int = Field(18, ge=0)            # adult titles only for users known to be at least this old
+    exclude_dismissed: bool = True
+
+
+class AlsTuningConfig(_Strict):
+    """Grid searched on the ranker's label window; the best NDCG wins. Empty = use `als` as configured."""
+
+    factors: list[int] = Field(default_factory=list)
+    regularization: list[float] = Field(default_factory=list)
+
+
+GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware")
 
 
 class ModelsConfig(_Strict):
-    generators: list[Literal["popularity", "als"]] = Field(default_factory=lambda: ["popularity", "als"], min_length=1)
+    generators: list[Literal[GENERATORS]] = Field(default_factory=lambda: list(GENERATORS), min_length=1)
     candidates_per_generator: int = Field(100, gt=0)
     final_list_size: int = Field(50, gt=0)
     popularity: PopularityConfig = PopularityConfig()
+    trending: TrendingConfig = TrendingConfig()
     als: AlsConfig = AlsConfig()
-    blend: BlendConfig
+    als_tuning: AlsTuningConfig = AlsTuningConfig()
+    ease: EaseConfig = EaseConfig()
+    content: ContentConfig = ContentConfig()
+    two_tower: TwoTowerConfig = TwoTowerConfig()
+    time_aware: TimeAwareConfig = TimeAwareConfig()
+    ranker: RankerConfig = RankerConfig()
+    rerank: RerankConfig = RerankConfig()
 
     @model_validator(mode="after")
     def _popularity_is_required(self) -> ModelsConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,13 +17,22 @@ from scipy import sparse
 
 from conf import Config
 from data_contracts import columns as S
-from jobs import lake, runs
+from jobs import lake, plots, runs
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation
 from jobs.train import model_path, test_path
-from models.metrics import ranking_metrics
-from models.recommend import FINAL
+from models.metrics import (
+    cold_item_recall,
+    coverage_curve,
+    intra_list_diversity,
+    novelty,
+    popularity_percentile,
+    ranking_metrics,
+)
+from models.recommend import FINAL, RANKER
 from models.split import describe
+
+COLD_ITEM_N = 100
 
 
 def lists_to_array(frame: pd.DataFrame, user_ids: np.ndarray, item_index, k: int) -> np.ndarray:
@@ -57,6 +67,66 @@ def check_gates(cfg: Config, models: dict[str, dict]) -> dict:
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
+def _union(arrays: list[np.ndarray]) -> np.ndarray:
+    """Per row, the distinct items of all `arrays` (-1 padded): the merged candidate set."""
+    rows = [np.unique(np.concatenate([a[r] for a in arrays])) for r in range(arrays[0].shape[0])]
+    rows = [r[r >= 0] for r in rows]
+    out = np.full((len(rows), max((len(r) for r in rows), default=1)), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def _list_arrays(lists: pd.DataFrame, user_ids: np.ndarray, item_index) -> dict[str, np.ndarray]:
+    return {name: lists_to_array(group, user_ids, item_index, int(group[S.RANK].max()))
+            for name, group in lists[lists[S.USER_ID].isin(user_ids)].groupby(S.LIST_NAME)}
+
+
+def model_metrics(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, order: list[str], k: int) -> dict[str, dict]:
+    """Every metric of the report for each list in `order`."""
+    train = fitted.train
+    users_per_item = np.asarray((train.seen > 0).sum(axis=0)).ravel()
+    item_share = np.maximum(users_per_item, 1) / max(train.n_users, 1)
+    cold = users_per_item == 0
+    baseline = arrays["popularity"]
+    out = {}
+    for name in order:
+        recs = arrays[name]
+        metrics = {}
+        for at in sorted({k, 2 * k}):
+            metrics.update(ranking_metrics(recs, relevant, at, train.n_items, baseline if at == k else None))
+        metrics[f"novelty@{k}"] = novelty(recs, item_share, k)
+        metrics[f"diversity@{k}"] = intra_list_diversity(recs, fitted.context.item_unit, k)
+        cold_recall = cold_item_recall(recs, relevant, cold, COLD_ITEM_N)
+        if cold_recall is not None:
+            metrics[f"cold_item_recall@{COLD_ITEM_N}"] = cold_recall
+        out[name] = metrics
+    return out
+
+
+def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, fitted, k: int, user_count: int) -> dict:
+    """The fallback list, as every evaluated user would get it if we knew nothing about them."""
+    fallback = lists[(lists[S.USER_ID] == FALLBACK_USER) & (lists[S.LIST_NAME] == FINAL)].sort_values(S.RANK)
+    items = fitted.train.item_index(fallback[S.MOVIE_ID].to_numpy())
+    recs = np.tile(items, (user_count, 1)) if len(items) else np.full((user_count, 1), -1)
+    metrics = ranking_metrics(recs, relevant, k, fitted.train.n_items)
+    return {"fallback_list_length": int(len(items)), "full_list": bool(len(items) >= fitted.n_final),
+            f"ndcg@{k}_as_if_new": metrics[f"ndcg@{k}"], f"recall@{k}_as_if_new": metrics[f"recall@{k}"]}
+
+
+def _figures(cfg: Config, run_id: str, models: dict, arrays: dict, fitted, k: int) -> list[Path]:
+    folder = cfg.run_dir(run_id) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
+    ks = list(range(1, max(a.shape[1] for a in arrays.values()) + 1))
+    return [
+        plots.metrics_per_model(models, folder / "metrics_per_model.png"),
+        plots.popularity_bias({n: popularity_percentile(arrays[n], counts, k) for n in models}, folder / "popularity_bias.png"),
+        plots.coverage_curves({n: coverage_curve(arrays[n], fitted.train.n_items, ks) for n in models}, ks,
+                              folder / "coverage_curve.png"),
+    ]
+
+
 def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     """Score the eval split's lists against held-out events; return the report (also saved)."""
     k = cfg.evaluation.k
@@ -64,20 +134,20 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     test = pd.read_parquet(test_path(cfg, run_id))
     lists = pd.concat([
         read_lists(cfg, spark, run_id, "eval", "candidates").toPandas(),
-        read_lists(cfg, spark, run_id, "eval", "ranked_lists").drop(S.REASON_TEXT).toPandas(),
+        read_lists(cfg, spark, run_id, "eval", "ranked_lists").drop(S.REASON_TEXT, S.SLOT).toPandas(),
     ])
-    lists = lists[lists[S.USER_ID] != FALLBACK_USER]
-    user_ids = np.sort(lists[S.USER_ID].unique())
+    user_ids = np.sort(lists.loc[lists[S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
     item_index = fitted.train.item_index
     relevant = relevance_matrix(test, user_ids, item_index, fitted.train.n_items)
     eligible = relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events
     user_ids, relevant = user_ids[eligible], relevant[eligible]
-    arrays = {name: lists_to_array(group, user_ids, item_index, k)
-              for name, group in lists[lists[S.USER_ID].isin(user_ids)].groupby(S.LIST_NAME)}
-    baseline = arrays["popularity"]
-    models = {name: ranking_metrics(arrays[name], relevant, k, fitted.train.n_items, baseline)
-              for name in [*fitted.generators, FINAL]}
+    arrays = _list_arrays(lists, user_ids, item_index)
+    order = [*fitted.generators, *fitted.reference, RANKER, FINAL]
+    models = model_metrics(arrays, relevant, fitted, order, k)
+    merged = _union([arrays[g] for g in fitted.generators])
+    cold = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel() == 0
     gates = check_gates(cfg, models)
+    train_summary = runs.load_state(cfg, run_id).get("train_eval", {})
     report = {
         "run_id": run_id,
         "protocol": {"split": describe(cfg.evaluation.test_fraction),
@@ -85,13 +155,27 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
                                    f"{', '.join(cfg.interactions.positive_event_types)}"),
                      "users": "users with >= 1 training event and >= 1 relevant test event",
                      "metrics": "see models/metrics.py (recall = hits / |relevant|; serendipity per Ge et al. 2010 "
-                                "against the popularity list)"},
+                                "against the popularity list)",
+                     "lists": (f"generators: top-{cfg.models.candidates_per_generator}; {RANKER}: the ranker's order "
+                               f"before reranking; {FINAL}: reranked, top-{cfg.models.final_list_size}")},
         "k": k,
         "models": models,
+        "candidates": {"per_user": float(np.mean((merged >= 0).sum(axis=1))),
+                       "recall": ranking_metrics(merged, relevant, merged.shape[1], fitted.train.n_items)[
+                           f"recall@{merged.shape[1]}"],
+                       "cold_item_recall": cold_item_recall(merged, relevant, cold, merged.shape[1])},
+        "new_users": new_user_metrics(lists, relevant, fitted, k, len(user_ids)),
+        "timing": {"fit_seconds": train_summary.get("fit_seconds", {}),
+                   "score_ms_per_user": train_summary.get("score_ms_per_user", {}),
+                   "ranker_fit_seconds": train_summary.get("ranker", {}).get("fit_seconds")},
+        "ranker": train_summary.get("ranker", {}),
+        "als_tuning": train_summary.get("als", {}),
         "gates": gates,
     }
+    figures = _figures(cfg, run_id, models, arrays, fitted, k)
+    report["figures"] = [str(f) for f in figures]
     _save(cfg, spark, run_id, report)
-    report["mlflow_run_id"] = log_evaluation(cfg, run_id, report)
+    report["mlflow_run_id"] = log_evaluation(cfg, run_id, report, figures, model_path(cfg, run_id, "eval").parent)
     runs.update_state(cfg, run_id, evaluation=report)
     return report
 
@@ -100,6 +184,6 @@ def _save(cfg: Config, spark: SparkSession, run_id: str, report: dict) -> None:
     path = cfg.run_dir(run_id) / "report.json"
     path.write_text(json.dumps(report, indent=2))
     rows = [(run_id, model, metric, float(value)) for model, values in report["models"].items()
-            for metric, value in values.items()]
+            for metric, value in values.items() if value is not None]
     frame = spark.createDataFrame(rows, f"{S.RUN_ID} string, model string, metric string, value double")
     lake.replace_partition(frame, cfg.table_path("gold", "eval_metrics"), S.RUN_ID, run_id)

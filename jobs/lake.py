@@ -12,7 +12,13 @@ def exists(spark: SparkSession, path: str) -> bool:
 
 def replace_partition(df: DataFrame, path: str, column: str, value: str, partition_by: list[str] | None = None) -> None:
     """Overwrite only the rows where `column = value`, so re-running one batch/run is idempotent."""
-    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", f"{column} = '{value}'")
+    replace_where(df, path, {column: value}, partition_by)
+
+
+def replace_where(df: DataFrame, path: str, where: dict[str, str], partition_by: list[str] | None = None) -> None:
+    """Overwrite only the rows matching every `column = value` of `where`."""
+    condition = " AND ".join(f"{column} = '{value}'" for column, value in where.items())
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)

@@ -18,6 +18,7 @@ from jobs import lake, runs
 from jobs.errors import PipelineError
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
+from jobs.train import model_path
 from serving.store import CURRENT, FALLBACK, list_key, open_store, write_repo_files
 
 
@@ -78,7 +79,8 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     store.write_to_online_store("publish_manifest", manifest)
     result = {"published": True, "version": version, "lists": int(len(lists)), "published_at": published_at.isoformat()}
     _log(cfg, spark, run_id, result)
-    record_outcome(cfg, evaluation["mlflow_run_id"], version)
+    result["champion_ranker_version"] = record_outcome(cfg, evaluation["mlflow_run_id"], version,
+                                                       ranker_file=model_path(cfg, run_id, "full").parent / "ranker.ubj")
     runs.update_state(cfg, run_id, publish=result)
     return result
 

@@ -1,7 +1,7 @@
 """Score: batch recommendations with Spark, `mapInPandas` over users with the models broadcast.
 
-Writes gold `candidates` (each generator's top-N) and `ranked_lists` (the final, explained
-lists) for (run_id, split). User id -1 stands for "a user we know nothing about": its list is
+Writes gold `candidates` (each generator's top-N, the EASE reference and the ranker's order
+before reranking) and `ranked_lists` (the final, reranked, explained lists) for (run_id, split). User id -1 stands for "a user we know nothing about": its list is
 the fallback that unknown users are served.
 """
 
@@ -22,10 +22,12 @@ from jobs.train import model_path, test_path
 from models.recommend import FINAL, FittedModels, recommend_users
 
 FALLBACK_USER = -1
+USERS_PER_CHUNK = 200
 OUTPUT_SCHEMA = T.StructType([
     T.StructField(S.LIST_NAME, T.StringType()), T.StructField(S.USER_ID, T.LongType()),
     T.StructField(S.RANK, T.IntegerType()), T.StructField(S.MOVIE_ID, T.LongType()),
     T.StructField(S.SCORE, T.DoubleType()), T.StructField(S.REASON_TEXT, T.StringType()),
+    T.StructField(S.SLOT, T.StringType()),
 ])
 
 
@@ -45,7 +47,6 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     """Recommend for every user of `split` on the cluster; return row counts written."""
     blob = model_path(cfg, run_id, split).read_bytes()
     payload = spark.sparkContext.broadcast(blob)
-    n_candidates, n_final = cfg.models.candidates_per_generator, cfg.models.final_list_size
     user_ids = np.append(users_to_score(cfg, run_id, split, pickle.loads(blob)), FALLBACK_USER)
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
@@ -53,12 +54,15 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     def recommend_partition(batches):
         fitted = pickle.loads(payload.value)
         for batch in batches:
-            yield recommend_users(fitted, batch[S.USER_ID].to_numpy(dtype=np.int64), n_candidates, n_final)
+            user_ids = batch[S.USER_ID].to_numpy(dtype=np.int64)
+            for chunk in np.array_split(user_ids, max(1, len(user_ids) // USERS_PER_CHUNK)):
+                yield recommend_users(fitted, chunk)
 
     rows = users.repartition(partitions).mapInPandas(recommend_partition, OUTPUT_SCHEMA)
     rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)).cache()
     counts = {
-        "candidates": _write(cfg, rows.where(F.col(S.LIST_NAME) != FINAL).drop(S.REASON_TEXT), "candidates", run_id, split),
+        "candidates": _write(cfg, rows.where(F.col(S.LIST_NAME) != FINAL).drop(S.REASON_TEXT, S.SLOT), "candidates",
+                             run_id, split),
         "ranked_lists": _write(cfg, rows.where(F.col(S.LIST_NAME) == FINAL), "ranked_lists", run_id, split),
         "users": int(len(user_ids)),
     }
@@ -69,10 +73,7 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
 
 
 def _write(cfg: Config, frame: DataFrame, table: str, run_id: str, split: str) -> int:
-    path = cfg.table_path("gold", table)
-    frame.write.format("delta").mode("overwrite").option(
-        "replaceWhere", f"{S.RUN_ID} = '{run_id}' AND {S.SPLIT} = '{split}'"
-    ).partitionBy(S.RUN_ID, S.SPLIT).save(path)
+    lake.replace_where(frame, cfg.table_path("gold", table), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
     return frame.count()
 
 

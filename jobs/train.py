@@ -1,7 +1,8 @@
-"""Train: fit every configured generator on silver interactions pinned to one Delta version.
+"""Train: generators, the ALS grid and the XGBoost ranker (on Spark), on silver pinned to one Delta version.
 
 split="eval" fits on each user's first 80% of events (the rest is kept for evaluation);
-split="full" fits on everything, for the lists that get published.
+split="full" fits on everything, for the lists that get published. Either way the ranker is
+trained in two stages (see models/training.py) so its labels come after its generators' data.
 """
 
 from __future__ import annotations
@@ -13,29 +14,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
 from models.data import build_training_set, is_relevant
+from models.features import feature_names
+from models.ranker import Ranker
 from models.recommend import FittedModels
-from models.registry import build_generators
 from models.split import temporal_split
+from models.training import assemble, fit_generators, ranker_rows, scoring_seconds, stage_one
 
 SPLITS = ("eval", "full")
-EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.TS]
+EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.WATCH_SECONDS, S.TS]
+MOVIE_COLUMNS = [S.MOVIE_ID, "title", "year", "genres", "overview", "keywords", "cast", "director", "runtime",
+                 "vote_average", "vote_count", "release_date", "adult"]
+USERS_PER_TASK = 200
 
 
-def load_events(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(events, catalog) as pandas at the run's pinned silver versions."""
+def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(events, movies, users) as pandas at the run's pinned silver versions."""
     versions = runs.load_state(cfg, run_id)["silver_versions"]
     events = lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"]).select(*EVENT_COLUMNS).toPandas()
-    catalog = (lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"])
-               .select(S.MOVIE_ID, "title", "year").toPandas().sort_values(S.MOVIE_ID))
+    movies = (lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"])
+              .select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID))
+    users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"]).select(S.USER_ID, "age").toPandas()
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
-    return events, catalog
+    return events, movies, users
 
 
 def model_path(cfg: Config, run_id: str, split: str) -> Path:
@@ -46,30 +55,84 @@ def test_path(cfg: Config, run_id: str) -> Path:
     return cfg.run_dir(run_id) / "eval" / "test_events.parquet"
 
 
+def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevant, users: np.ndarray,
+                 run_id: str, split: str) -> tuple[Ranker, dict]:
+    """Build the labelled candidate rows on the cluster (kept as gold `ranker_training`), then fit
+    `SparkXGBRanker` (rank:ndcg, query = user)."""
+    from xgboost.spark import SparkXGBRanker
+
+    features = feature_names(list(stage1.generators))
+    payload = spark.sparkContext.broadcast(pickle.dumps((stage1, relevant), protocol=pickle.HIGHEST_PROTOCOL))
+    schema = T.StructType([T.StructField("qid", T.LongType()), T.StructField("item_idx", T.LongType()),
+                           T.StructField("label", T.FloatType())]
+                          + [T.StructField(f, T.DoubleType()) for f in features])
+
+    def rows_for(batches):
+        models, rel = pickle.loads(payload.value)
+        for batch in batches:
+            user_idx = batch["user_idx"].to_numpy(dtype=np.int64)
+            for chunk in np.array_split(user_idx, max(1, len(user_idx) // USERS_PER_TASK)):
+                yield ranker_rows(models, chunk, rel)
+
+    partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(users) // USERS_PER_TASK + 1))
+    frame = (spark.createDataFrame(pd.DataFrame({"user_idx": users}))
+             .repartition(partitions).mapInPandas(rows_for, schema).cache())
+    lake.replace_where(frame.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)),
+                       cfg.table_path("gold", "ranker_training"), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
+    n_rows = frame.count()
+    if n_rows == 0:
+        payload.unpersist()
+        frame.unpersist()
+        raise PipelineError("the ranker has no labelled candidates: no user's later events were retrieved")
+    rc = cfg.models.ranker
+    start = time.perf_counter()
+    estimator = SparkXGBRanker(
+        features_col=features, label_col="label", qid_col="qid", num_workers=rc.num_workers,
+        objective="rank:ndcg", n_estimators=rc.n_estimators, max_depth=rc.max_depth, learning_rate=rc.learning_rate,
+        min_child_weight=rc.min_child_weight, subsample=rc.subsample, tree_method="hist", random_state=cfg.seed,
+        lambdarank_pair_method="topk", lambdarank_num_pair_per_sample=10, missing=float("nan"),
+    )
+    booster = estimator.fit(frame).get_booster()
+    seconds = round(time.perf_counter() - start, 2)
+    payload.unpersist()
+    frame.unpersist()
+    gain = booster.get_score(importance_type="gain")
+    importance = {f: round(float(gain.get(f, 0.0)), 4) for f in features}
+    summary = {"rows": int(n_rows), "users": int(len(users)), "fit_seconds": seconds,
+               "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1]))}
+    return Ranker(booster, features, importance), summary
+
+
 def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
-    """Fit the generators for `split`; save them under the run; return fit seconds per generator."""
+    """Fit everything for `split`; save it under the run; return what was fitted and how long it took."""
     if split not in SPLITS:
         raise PipelineError(f"split must be one of {SPLITS}, not {split!r}")
-    events, catalog = load_events(cfg, spark, run_id)
+    events, movies, users = load_inputs(cfg, spark, run_id)
     if split == "eval":
         events, test = temporal_split(events, cfg.evaluation.test_fraction)
         test = test.assign(relevant=is_relevant(test, cfg.interactions))
         test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
         test.to_parquet(test_path(cfg, run_id), index=False)
-    train_set = build_training_set(events, catalog[S.MOVIE_ID].to_numpy(), cfg.interactions)
-    titles = catalog.set_index(S.MOVIE_ID)["title"].reindex(train_set.item_ids).fillna("an unknown title").to_numpy()
-    generators = build_generators(cfg.models, cfg.seed)
-    fit_seconds = {}
-    for name, generator in generators.items():
-        start = time.perf_counter()
-        generator.fit(train_set)
-        fit_seconds[name] = round(time.perf_counter() - start, 3)
-    fitted = FittedModels(generators, train_set, np.asarray(titles, dtype=object),
-                          dict(cfg.models.blend.weights), cfg.models.blend.rrf_k)
+    start = time.perf_counter()
+    stage1, relevant, als, als_trials, ranker_users = stage_one(events, movies, users, cfg)
+    stage1_seconds = round(time.perf_counter() - start, 2)
+    ranker, ranker_summary = (train_ranker(cfg, spark, stage1, relevant, ranker_users, run_id, split)
+                              if cfg.models.ranker.enabled else (None, {"enabled": False}))
+    train_set = build_training_set(events, movies, cfg.interactions)
+    generators, reference, fit_seconds = fit_generators(train_set, cfg, als)
+    fitted = assemble(train_set, generators, reference, ranker, cfg, users)
     path = model_path(cfg, run_id, split)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
-    summary = {"fit_seconds": fit_seconds, "train_users": train_set.n_users, "items": train_set.n_items,
-               "train_events": int(len(events))}
+    if ranker is not None:
+        ranker.booster.save_model(str(path.parent / "ranker.ubj"))
+    summary = {
+        "fit_seconds": fit_seconds,
+        "score_ms_per_user": scoring_seconds({**generators, **reference}, train_set, cfg.models.candidates_per_generator),
+        "stage1_seconds": stage1_seconds,
+        "als": {"chosen": als.model_dump(), "trials": als_trials},
+        "ranker": ranker_summary,
+        "train_users": train_set.n_users, "items": train_set.n_items, "train_events": int(len(events)),
+    }
     runs.update_state(cfg, run_id, **{f"train_{split}": summary})
     return summary

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 
 import numpy as np
 
 from models.data import TrainingSet
 
 
-@dataclass(frozen=True)
-class Reason:
-    """Evidence for recommending an item: `kind` plus the history item or count behind it."""
-
-    kind: str                   # "because_you_watched" | "popular"
-    item: int | None = None     # item index in the user's history (because_you_watched)
-    count: int | None = None    # recent distinct viewers (popular)
-    days: int | None = None
-
-
 class CandidateGenerator(ABC):
-    """fit on a TrainingSet; recommend top-N unseen items; score (user, item) pairs; explain.
+    """fit on a TrainingSet; recommend top-N unseen items; score (user, item) pairs.
 
-    Subclasses implement `_fit`, `score_users` and `explain`; `fit`, `recommend` and `score` are shared.
+    Subclasses implement `_fit` and `score_users`; `fit`, `recommend` and `score` are shared.
     """
 
     name: str
@@ -40,10 +29,6 @@ class CandidateGenerator(ABC):
     @abstractmethod
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         """Dense scores, shape (len(user_idx), n_items); higher is better. -1 rows = unknown users."""
-
-    @abstractmethod
-    def explain(self, user_idx: int, item_idx: int) -> Reason:
-        """Evidence from this generator's own model for recommending `item_idx` to `user_idx`."""
 
     def recommend(self, user_idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`n` items per user, the user's training items excluded.

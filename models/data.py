@@ -13,6 +13,79 @@ from data_contracts import columns as C
 
 
 
+DEFAULT_RUNTIME_MINUTES = 100.0
+MIN_WATCH_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Movie metadata aligned with TrainingSet.item_ids (NaN / empty where unknown)."""
+
+    titles: np.ndarray          # object
+    years: np.ndarray           # float
+    genres: np.ndarray          # object: tuple of genre names
+    text: np.ndarray            # object: the document content models read
+    adult: np.ndarray           # bool
+    release_ts: np.ndarray      # float epoch seconds (release date, else 1 January of the year)
+    vote_average: np.ndarray    # float
+    vote_count: np.ndarray      # float
+    runtime: np.ndarray         # float
+
+    def genre_matrix(self) -> tuple[sparse.csr_matrix, list[str]]:
+        """(n_items, n_genres) 0/1 matrix and the genre names of its columns."""
+        names = sorted({g for gs in self.genres for g in gs})
+        col = {g: j for j, g in enumerate(names)}
+        rows = [i for i, gs in enumerate(self.genres) for _ in gs]
+        cols = [col[g] for gs in self.genres for g in gs]
+        matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(self.genres), len(names)))
+        return matrix, names
+
+
+def _names(value) -> tuple[str, ...]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    return tuple(str(v) for v in value if v)
+
+
+def build_catalog(movies: pd.DataFrame, item_ids: np.ndarray) -> Catalog:
+    """Align `movies` (movie_id plus any of the silver movie columns) with `item_ids`."""
+    frame = movies.drop_duplicates(C.MOVIE_ID).set_index(C.MOVIE_ID).reindex(item_ids)
+
+    def column(name, default):
+        return frame[name] if name in frame else pd.Series(default, index=frame.index, dtype=object)
+
+    titles = column("title", None).fillna("an unknown title").astype(str).to_numpy(dtype=object)
+    years = pd.to_numeric(column("year", np.nan), errors="coerce").to_numpy(dtype=np.float64)
+    genres = np.empty(len(frame), dtype=object)
+    genres[:] = [_names(g) for g in column("genres", None)]
+    keywords = [_names(k) for k in column("keywords", None)]
+    cast = [_names(c) for c in column("cast", None)]
+    director = column("director", None).fillna("").astype(str).tolist()
+    overview = column("overview", None).fillna("").astype(str).tolist()
+    # Multi-word names become single tokens so "Tom Hanks" does not match every "Tom".
+    def tokens(names):
+        return " ".join(n.replace(" ", "_").lower() for n in names)
+    text = np.empty(len(frame), dtype=object)
+    text[:] = [
+        " ".join([titles[i], overview[i], tokens(genres[i]), tokens(genres[i]), tokens(keywords[i]),
+                  tokens(cast[i][:5]), tokens([director[i]] if director[i] else [])])
+        for i in range(len(frame))
+    ]
+    release = pd.to_datetime(column("release_date", None), errors="coerce", utc=True)
+    from_year = pd.to_datetime(pd.Series(years).map(lambda y: f"{int(y)}-01-01" if np.isfinite(y) and y > 1800 else None),
+                               errors="coerce", utc=True)
+    release = release.reset_index(drop=True).fillna(from_year)
+    release_ts = (release.astype("int64") / 1e9).where(release.notna()).to_numpy(dtype=np.float64)
+    return Catalog(
+        titles=titles, years=years, genres=genres, text=text,
+        adult=np.array([v is True or v == 1 for v in column("adult", False)], dtype=bool),
+        release_ts=release_ts,
+        vote_average=pd.to_numeric(column("vote_average", np.nan), errors="coerce").to_numpy(dtype=np.float64),
+        vote_count=pd.to_numeric(column("vote_count", np.nan), errors="coerce").to_numpy(dtype=np.float64),
+        runtime=pd.to_numeric(column("runtime", np.nan), errors="coerce").to_numpy(dtype=np.float64),
+    )
+
+
 @dataclass(frozen=True)
 class TrainingSet:
     """Interactions indexed densely.
@@ -21,8 +94,10 @@ class TrainingSet:
     item_ids: (n_items,) external movie ids of the whole catalog, column order.
     weights:  (n_users, n_items) CSR float32, summed confidence of positive-weight events.
     seen:     (n_users, n_items) CSR int8, 1 where the user had any event (incl. skip/dismiss).
-    events:   one row per event with user_idx, item_idx, weight, ts (epoch seconds).
+    events:   one row per event with user_idx, item_idx, weight, ts (epoch seconds), event_type,
+              sorted by (user_idx, ts).
     as_of:    epoch seconds of the latest event: "now" for time-decayed models.
+    catalog:  movie metadata per item column.
     """
 
     user_ids: np.ndarray
@@ -31,6 +106,7 @@ class TrainingSet:
     seen: sparse.csr_matrix
     events: pd.DataFrame
     as_of: float
+    catalog: Catalog
 
     @property
     def n_users(self) -> int:
@@ -56,12 +132,22 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.where(sorted_ids[pos] == ids, pos, -1)
 
 
-def event_weights(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
-    """Confidence of each event: per-type weight; ratings scale with value / 5."""
+def event_weights(events: pd.DataFrame, cfg: InteractionsConfig, runtime_minutes: np.ndarray | None = None) -> np.ndarray:
+    """Confidence of each event: per-type weight; ratings scale with value / 5; watches with the share
+    of the film watched (watch_seconds over the runtime, or over DEFAULT_RUNTIME_MINUTES when unknown),
+    floored at MIN_WATCH_SHARE so a logged watch never counts for nothing."""
     base = events[C.EVENT_TYPE].map(cfg.weights).fillna(0.0).to_numpy(dtype=np.float64)
     is_rating = (events[C.EVENT_TYPE] == "rating").to_numpy()
     rating = pd.to_numeric(events[C.VALUE], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
-    return np.where(is_rating, rating, base).astype(np.float32)
+    weight = np.where(is_rating, rating, base)
+    if C.WATCH_SECONDS in events:
+        seconds = pd.to_numeric(events[C.WATCH_SECONDS], errors="coerce").to_numpy(dtype=np.float64)
+        runtime = np.full(len(events), np.nan) if runtime_minutes is None else np.asarray(runtime_minutes, dtype=np.float64)
+        runtime = np.where(np.isfinite(runtime) & (runtime > 0), runtime, DEFAULT_RUNTIME_MINUTES)
+        share = np.clip(seconds / (runtime * 60.0), MIN_WATCH_SHARE, 1.0)
+        is_watch = (events[C.EVENT_TYPE] == "watch").to_numpy() & np.isfinite(seconds)
+        weight = np.where(is_watch, weight * share, weight)
+    return weight.astype(np.float32)
 
 
 def is_relevant(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
@@ -72,18 +158,34 @@ def is_relevant(events: pd.DataFrame, cfg: InteractionsConfig) -> np.ndarray:
     return rated_high | positive
 
 
-def build_training_set(events: pd.DataFrame, catalog_ids: np.ndarray, cfg: InteractionsConfig) -> TrainingSet:
-    """`events` has user_id, movie_id, event_type, value, ts (datetime64); items outside the catalog are added."""
+def build_training_set(events: pd.DataFrame, movies: pd.DataFrame | np.ndarray, cfg: InteractionsConfig) -> TrainingSet:
+    """`events` has user_id, movie_id, event_type, value, ts (datetime64); `movies` is the catalog
+    (a frame with movie_id and metadata, or just the ids); movies outside the catalog are added."""
+    if not isinstance(movies, pd.DataFrame):
+        movies = pd.DataFrame({C.MOVIE_ID: np.asarray(movies, dtype=np.int64)})
     user_ids = np.unique(events[C.USER_ID].to_numpy(dtype=np.int64))
-    item_ids = np.unique(np.concatenate([np.asarray(catalog_ids, dtype=np.int64), events[C.MOVIE_ID].to_numpy(dtype=np.int64)]))
+    item_ids = np.unique(np.concatenate([movies[C.MOVIE_ID].to_numpy(dtype=np.int64), events[C.MOVIE_ID].to_numpy(dtype=np.int64)]))
     rows = np.searchsorted(user_ids, events[C.USER_ID].to_numpy(dtype=np.int64))
     cols = np.searchsorted(item_ids, events[C.MOVIE_ID].to_numpy(dtype=np.int64))
-    weight = event_weights(events, cfg)
+    catalog = build_catalog(movies, item_ids)
+    runtime = catalog.runtime[cols]
+    weight = event_weights(events, cfg, runtime)
     shape = (len(user_ids), len(item_ids))
     weights = sparse.csr_matrix((weight, (rows, cols)), shape=shape, dtype=np.float32)
     weights.eliminate_zeros()
     seen = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=shape)
     seen.data[:] = 1
     ts = pd.to_datetime(events[C.TS], utc=True).astype("int64").to_numpy() / 1e9
-    frame = pd.DataFrame({"user_idx": rows, "item_idx": cols, "weight": weight, "ts": ts})
-    return TrainingSet(user_ids, item_ids, weights, seen, frame, float(ts.max()) if len(ts) else 0.0)
+    frame = pd.DataFrame({"user_idx": rows, "item_idx": cols, "weight": weight, "ts": ts,
+                          "event_type": events[C.EVENT_TYPE].to_numpy()})
+    frame = frame.sort_values(["user_idx", "ts"], kind="mergesort").reset_index(drop=True)
+    return TrainingSet(user_ids, item_ids, weights, seen, frame, float(ts.max()) if len(ts) else 0.0, catalog)
+
+
+def positive_sequences(train: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """(items, starts): each user's positive-weight items in time order, concatenated; user u's are
+    items[starts[u]:starts[u + 1]]."""
+    pos = train.events[train.events["weight"] > 0]
+    counts = np.bincount(pos["user_idx"].to_numpy(), minlength=train.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    return pos["item_idx"].to_numpy(dtype=np.int64), starts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.base import CandidateGenerator, Reason
+from models.base import CandidateGenerator
 from models.data import TrainingSet
 
 DAY = 86400.0
@@ -27,14 +27,6 @@ class TimeDecayedPopularity(CandidateGenerator):
         age_days = (train.as_of - ev["ts"].to_numpy()) / DAY
         decayed = ev["weight"].to_numpy() * np.power(0.5, age_days / self.half_life_days)
         self.item_scores = np.bincount(ev["item_idx"], weights=decayed, minlength=train.n_items).astype(np.float32)
-        recent = ev[age_days <= self.half_life_days]
-        self.recent_viewers = (
-            recent.drop_duplicates(["user_idx", "item_idx"])["item_idx"].value_counts()
-            .reindex(range(train.n_items), fill_value=0).to_numpy()
-        )
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.item_scores, (len(user_idx), len(self.item_scores))).copy()
-
-    def explain(self, user_idx: int, item_idx: int) -> Reason:
-        return Reason("popular", count=int(self.recent_viewers[item_idx]), days=int(round(self.half_life_days)))

@@ -36,7 +36,9 @@ def tiny_config(workdir: Path, **overrides):
         "workdir": str(workdir),
         "synthetic": TINY_SYNTHETIC,
         "spark": {"conf": {"spark.sql.shuffle.partitions": "2"}},
-        "models": {"als": {"factors": 8, "iterations": 5}},
+        "models": {"als": {"factors": 8, "iterations": 5}, "als_tuning": {"factors": [], "regularization": []},
+                   "two_tower": {"dim": 8, "content_dim": 8, "epochs": 1, "samples_per_user": 5},
+                   "ranker": {"n_estimators": 20, "max_depth": 3, "num_workers": 1}},
         "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0},
     }
     for key, value in overrides.items():

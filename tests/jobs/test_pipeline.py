@@ -11,19 +11,29 @@ from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.spark
 
-METRICS = {"precision@10", "recall@10", "ndcg@10", "hit_rate@10", "coverage@10", "serendipity@10", "users"}
+METRICS = {f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage") for k in (10, 20)} | {
+    "serendipity@10", "novelty@10", "diversity@10", "users"}
+MODELS = ["popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "ranker", "final"]
 
 
 def test_report_has_every_model_side_by_side(published):
     cfg, report = published
     assert report["k"] == 10
-    assert set(report["models"]) == {"popularity", "als", "final"}
+    assert list(report["models"]) == MODELS
     for name, metrics in report["models"].items():
-        assert set(metrics) == METRICS, name
+        assert METRICS <= set(metrics), name
         assert metrics["users"] > 50
         assert 0 <= metrics["ndcg@10"] <= 1
+        assert metrics["recall@20"] >= metrics["recall@10"]
     assert report["models"]["popularity"]["serendipity@10"] == 0.0, "nothing the baseline lists is unexpected"
     assert report["gates"]["passed"] is True
+    assert report["new_users"]["full_list"] is True
+    assert report["candidates"]["per_user"] > cfg.models.candidates_per_generator, "merged lists hold more than one generator's"
+    assert set(report["evaluation_timing"]["fit_seconds"]) == set(MODELS[:-2])
+    importance = report["ranker"]["feature_importance_gain"]
+    assert max(importance.values()) > 0 and "time_aware_score" in importance
+    for figure in report["figures"]:
+        assert open(figure, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((cfg.run_dir("tiny-run") / "report.json").read_text())
     assert saved["models"] == report["models"]
 
@@ -35,9 +45,11 @@ def test_published_lists_are_in_the_online_store_with_reasons(published):
     personal = read_list(store, "tiny-run", 5)
     assert 10 <= len(personal.movie_ids) <= cfg.models.final_list_size
     assert len(set(personal.movie_ids)) == len(personal.movie_ids)
-    assert all(reason.startswith(("Because you watched ", "Popular")) for reason in personal.reasons)
+    assert all(reason.startswith(("Because you watched ", "New release like ", "Popular", "Trending"))
+               for reason in personal.reasons)
     fallback = read_list(store, "tiny-run", FALLBACK)
-    assert fallback.reasons[0].startswith("Popular")
+    assert fallback.reasons[0].startswith(("Popular", "Trending"))
+    assert len(fallback.movie_ids) == cfg.models.final_list_size
     assert read_list(store, "tiny-run", 10_000_000) is None
     snapshot = pd.read_parquet(f"{cfg.feast.repo_dir}/data/user_recommendations.parquet")
     assert snapshot["list_key"].str.startswith("tiny-run:").all()
@@ -54,7 +66,8 @@ def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
     personal = read_list(store, "tiny-run", 5)
     watched = {r["title"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 5)
                .join(lake.read(spark, cfg.table_path("silver", "movies")), "movie_id").collect()}
-    named = [r.removeprefix("Because you watched ") for r in personal.reasons if r.startswith("Because you watched ")]
+    named = [r.removeprefix("Because you watched ").removeprefix("New release like ") for r in personal.reasons
+             if r.startswith(("Because you watched ", "New release like "))]
     assert named and set(named) <= watched
 
 
@@ -69,15 +82,29 @@ def test_no_recommended_movie_was_already_seen(published, spark):
     assert not seen & set(personal.movie_ids)
 
 
-def test_mlflow_has_one_run_with_metrics_and_published_version(published):
+def test_mlflow_has_a_child_run_per_model_and_the_published_ranker_is_champion(published):
     import mlflow
+
+    from jobs.tracking import CHAMPION, RANKER_MODEL
 
     cfg, report = published
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     run = mlflow.get_run(report["mlflow_run_id"])
     assert run.data.tags["published_version"] == "tiny-run"
-    assert run.data.metrics["final.ndcg_at_10"] == pytest.approx(report["models"]["final"]["ndcg@10"])
-    assert run.data.params["generators"] == "popularity,als"
+    assert run.data.metrics["ndcg_at_10"] == pytest.approx(report["models"]["final"]["ndcg@10"])
+    assert run.data.params["generators"] == "popularity,trending,als,ease,content,two_tower,time_aware"
+    children = mlflow.search_runs(experiment_ids=[run.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
+    by_name = dict(zip(children["tags.mlflow.runName"], children.index))
+    assert set(MODELS) | {"ranker_eval", "ranker_full"} <= set(by_name)
+    ease = children.loc[by_name["ease"]]
+    assert ease["metrics.ndcg_at_10"] == pytest.approx(report["models"]["ease"]["ndcg@10"])
+    assert ease["metrics.fit_seconds"] >= 0
+    champion = mlflow.MlflowClient().get_model_version_by_alias(RANKER_MODEL, CHAMPION)
+    assert champion.tags["split"] == "full"
+    assert champion.version == report["publish"]["champion_ranker_version"]
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "figures")}
+    assert {"figures/metrics_per_model.png", "figures/popularity_bias.png", "figures/coverage_curve.png"} <= artifacts
     artifacts = mlflow.artifacts.download_artifacts(run_id=report["mlflow_run_id"], artifact_path="evaluation_report.json")
     assert json.loads(open(artifacts).read())["gates"]["passed"] is True
     assert cfg.workdir in run.info.artifact_uri, "artifacts stay inside the workdir"
@@ -94,3 +121,10 @@ def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_servin
     store = open_store(cfg)
     assert read_manifest(store) == "tiny-run"
     assert read_list(store, "tiny-run", 5) is not None
+    import mlflow
+
+    from jobs.tracking import CHAMPION, RANKER_MODEL
+
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    champion = mlflow.MlflowClient().get_model_version_by_alias(RANKER_MODEL, CHAMPION)
+    assert champion.version == published[1]["publish"]["champion_ranker_version"], "champion moves only on publish"

@@ -1,0 +1,56 @@
+"""The evaluation report's figures as PNG files (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+METRICS_SHOWN = ("ndcg@10", "recall@10", "map@10", "coverage@10", "serendipity@10")
+
+
+def metrics_per_model(models: dict[str, dict], path: Path) -> Path:
+    names = list(models)
+    shown = [m for m in METRICS_SHOWN if all(m in models[n] for n in names)]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 4), squeeze=False)
+    for ax, metric in zip(axes[0], shown):
+        values = [models[n][metric] for n in names]
+        ax.barh(names, values, color=["#c0392b" if n == "final" else "#7f8c8d" for n in names])
+        ax.set_title(metric)
+        ax.invert_yaxis()
+    fig.suptitle("Metrics per model (eval split)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def popularity_bias(percentiles: dict[str, np.ndarray], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = list(percentiles)
+    ax.boxplot([percentiles[n] for n in names], vert=False, showfliers=False)
+    ax.set_yticks(range(1, len(names) + 1), names)
+    ax.set_xlabel("popularity percentile of recommended items (top-10; 100 = most popular)")
+    ax.set_title("Popularity bias of the lists")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def coverage_curves(curves: dict[str, list[float]], ks: list[int], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, values in curves.items():
+        ax.plot(ks, values, label=name, linewidth=2.5 if name == "final" else 1.2)
+    ax.set_xlabel("list length k")
+    ax.set_ylabel("catalog coverage@k")
+    ax.set_title("Coverage curve")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

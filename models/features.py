@@ -1,0 +1,197 @@
+"""Candidates and their ranking features for a batch of users.
+
+Every generator's top-N (seen items excluded) are merged and deduplicated; each candidate row keeps
+every generator's score (NaN when it cannot score the pair) and rank (NaN when not retrieved),
+plus item, user and user x item features. Pure numpy/pandas: the same code builds the ranker's
+training rows and scores the lists that get published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from models.base import CandidateGenerator, top_n
+from models.data import TrainingSet, positive_sequences
+
+DAY = 86400.0
+BUCKET_DAYS = 30.0
+POP_WINDOW_BUCKETS = 3          # "popular when the user was last active" = the 90 days before it
+SIMILAR_HISTORY = 10            # last items compared with each candidate
+SIMILAR_DECAY = 0.8
+
+ITEM_USER_FEATURES = [
+    "n_retrieved", "item_log_count", "item_age_days", "release_vs_user_last_days", "first_seen_vs_user_last_days",
+    "pop_at_user_time", "pop_share_at_user_time", "vote_average", "vote_count", "runtime", "year",
+    "user_log_events", "user_span_days", "user_idle_days", "genre_affinity", "max_sim_recent", "recency_of_similar",
+]
+
+
+def feature_names(generators: list[str]) -> list[str]:
+    return [f"{g}_{kind}" for g in generators for kind in ("score", "rank")] + ITEM_USER_FEATURES
+
+
+@dataclass
+class FeatureContext:
+    """Per-fit statistics the features read; built once from the training set."""
+
+    item_count: np.ndarray
+    item_first_ts: np.ndarray
+    timeline: np.ndarray        # (buckets + 1, n_items) cumulative positive events per 30-day bucket
+    t0: float
+    user_first_ts: np.ndarray
+    user_last_ts: np.ndarray
+    user_events: np.ndarray
+    user_genres: np.ndarray     # (n_users, n_genres) share of the user's positives per genre
+    item_genres: sparse.csr_matrix
+    genre_names: list[str]
+    item_unit: np.ndarray       # (n_items, d) unit vectors for item-item similarity
+    seq_items: np.ndarray
+    seq_starts: np.ndarray
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self.item_unit[a] @ self.item_unit[b].T
+
+
+def item_embedding(generators: dict[str, CandidateGenerator], train: TrainingSet) -> np.ndarray:
+    """Unit vectors for similarity: the two-tower's (they cover cold items), else ALS's, else genres."""
+    if "two_tower" in generators:
+        vectors = generators["two_tower"].item_vectors
+    elif "als" in generators:
+        vectors = generators["als"].item_factors
+    else:
+        vectors = train.catalog.genre_matrix()[0].toarray()
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.shape[1] == 0:
+        vectors = np.zeros((train.n_items, 1), dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator]) -> FeatureContext:
+    ev = train.events
+    pos = ev[ev["weight"] > 0]
+    n_items = train.n_items
+    item_count = np.bincount(pos["item_idx"], minlength=n_items).astype(np.float32)
+    first = pos.groupby("item_idx")["ts"].min()
+    item_first_ts = np.full(n_items, np.nan)
+    item_first_ts[first.index.to_numpy()] = first.to_numpy()
+    t0 = float(ev["ts"].min()) if len(ev) else 0.0
+    buckets = int((train.as_of - t0) // (BUCKET_DAYS * DAY)) + 1
+    b = ((pos["ts"].to_numpy() - t0) // (BUCKET_DAYS * DAY)).astype(np.int64)
+    per_bucket = sparse.csr_matrix((np.ones(len(b), dtype=np.float32), (b, pos["item_idx"].to_numpy())),
+                                   shape=(buckets, n_items)).toarray()
+    timeline = np.vstack([np.zeros((1, n_items), dtype=np.float32), np.cumsum(per_bucket, axis=0, dtype=np.float32)])
+    by_user = ev.groupby("user_idx")["ts"]
+    user_first_ts = by_user.min().reindex(range(train.n_users)).to_numpy()
+    user_last_ts = by_user.max().reindex(range(train.n_users)).to_numpy()
+    user_events = by_user.size().reindex(range(train.n_users), fill_value=0).to_numpy().astype(np.float32)
+    genres, names = train.catalog.genre_matrix()
+    item_genres = sparse.diags(1.0 / np.maximum(np.asarray(genres.sum(axis=1)).ravel(), 1)).astype(np.float32) @ genres
+    positives = (train.weights > 0).astype(np.float32)
+    user_genres = np.asarray((positives @ item_genres).todense())
+    user_genres = user_genres / np.maximum(user_genres.sum(axis=1, keepdims=True), 1e-9)
+    seq_items, seq_starts = positive_sequences(train)
+    return FeatureContext(item_count, item_first_ts, timeline, t0, user_first_ts, user_last_ts, user_events,
+                          user_genres.astype(np.float32), item_genres.tocsr(), names, item_embedding(generators, train),
+                          seq_items, seq_starts)
+
+
+def recent_history(ctx: FeatureContext, user_idx: int, n: int) -> np.ndarray:
+    """The user's last `n` positive items, most recent first."""
+    if user_idx < 0:
+        return np.empty(0, dtype=np.int64)
+    lo, hi = ctx.seq_starts[user_idx], ctx.seq_starts[user_idx + 1]
+    return ctx.seq_items[max(lo, hi - n):hi][::-1]
+
+
+@dataclass
+class Candidates:
+    """Generator lists and merged candidate rows for one batch of users."""
+
+    lists: dict[str, tuple[np.ndarray, np.ndarray]]   # name -> (items, scores), (n_users, N)
+    rows: pd.DataFrame                                 # row (position in the batch), item_idx, features
+
+
+def candidates(generators: dict[str, CandidateGenerator], ctx: FeatureContext, train: TrainingSet,
+               user_idx: np.ndarray, n: int, ranked: list[str], extra: dict[str, CandidateGenerator] | None = None) -> Candidates:
+    """Top-`n` of every generator for `user_idx` and the features of the union of `ranked` generators' lists.
+
+    `extra` generators (the reference baseline) only contribute their lists, not candidates.
+    """
+    n_batch, n_items = len(user_idx), train.n_items
+    seen = np.zeros((n_batch, n_items), dtype=bool)
+    known = user_idx >= 0
+    if known.any():
+        r, c = train.seen[user_idx[known]].nonzero()
+        seen[np.flatnonzero(known)[r], c] = True
+    lists, dense, ranks = {}, {}, {}
+    for name, generator in {**generators, **(extra or {})}.items():
+        scores = generator.score_users(user_idx).astype(np.float32, copy=False)
+        scores = np.where(seen, -np.inf, scores)
+        items, best = top_n(scores, n)
+        lists[name] = (items, best)
+        if name in ranked:
+            dense[name] = scores
+            rank = np.zeros((n_batch, n_items), dtype=np.int32)
+            rows = np.repeat(np.arange(n_batch), items.shape[1]).reshape(items.shape)
+            ok = items >= 0
+            rank[rows[ok], items[ok]] = np.tile(np.arange(1, items.shape[1] + 1), (n_batch, 1))[ok]
+            ranks[name] = rank
+    codes = np.concatenate([(np.arange(n_batch)[:, None] * n_items + lists[g][0]).ravel()[lists[g][0].ravel() >= 0]
+                            for g in ranked])
+    codes = np.unique(codes)
+    row, item = codes // n_items, codes % n_items
+    features = {"row": row, "item_idx": item}
+    n_retrieved = np.zeros(len(row), dtype=np.float32)
+    for g in ranked:
+        score = dense[g][row, item]
+        features[f"{g}_score"] = np.where(np.isfinite(score), score, np.nan)
+        rank = ranks[g][row, item].astype(np.float32)
+        features[f"{g}_rank"] = np.where(rank > 0, rank, np.nan)
+        n_retrieved += rank > 0
+    features["n_retrieved"] = n_retrieved
+    features.update(_item_user_features(ctx, train, user_idx[row], item))
+    return Candidates(lists, pd.DataFrame(features))
+
+
+def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
+    cat = train.catalog
+    known = users >= 0
+    safe = np.maximum(users, 0)
+    last = np.where(known, ctx.user_last_ts[safe], train.as_of)
+    first = np.where(known, ctx.user_first_ts[safe], train.as_of)
+    bucket = np.clip(((last - ctx.t0) // (BUCKET_DAYS * DAY)).astype(np.int64) + 1, 0, ctx.timeline.shape[0] - 1)
+    lo = np.maximum(bucket - POP_WINDOW_BUCKETS, 0)
+    pop_window = ctx.timeline[bucket, items] - ctx.timeline[lo, items]
+    window_total = ctx.timeline[bucket].sum(axis=1) - ctx.timeline[lo].sum(axis=1) if len(items) else np.zeros(0)
+    affinity = np.asarray(ctx.item_genres[items].multiply(ctx.user_genres[safe]).sum(axis=1)).ravel()
+    max_sim, recency = np.zeros(len(items), np.float32), np.zeros(len(items), np.float32)
+    for user in np.unique(users[known]):
+        picked = np.flatnonzero(users == user)
+        history = recent_history(ctx, int(user), SIMILAR_HISTORY)
+        if len(history) == 0:
+            continue
+        sims = ctx.similarity(items[picked], history)
+        max_sim[picked] = sims.max(axis=1)
+        recency[picked] = (sims * SIMILAR_DECAY ** np.arange(len(history))).max(axis=1)
+    return {
+        "item_log_count": np.log1p(ctx.item_count[items]),
+        "item_age_days": (train.as_of - cat.release_ts[items]) / DAY,
+        "release_vs_user_last_days": (cat.release_ts[items] - last) / DAY,
+        "first_seen_vs_user_last_days": (ctx.item_first_ts[items] - last) / DAY,
+        "pop_at_user_time": pop_window,
+        "pop_share_at_user_time": pop_window / np.maximum(window_total, 1.0),
+        "vote_average": cat.vote_average[items],
+        "vote_count": cat.vote_count[items],
+        "runtime": cat.runtime[items],
+        "year": cat.years[items],
+        "user_log_events": np.log1p(np.where(known, ctx.user_events[safe], 0.0)),
+        "user_span_days": (last - first) / DAY,
+        "user_idle_days": (train.as_of - last) / DAY,
+        "genre_affinity": np.where(known, affinity, np.nan),
+        "max_sim_recent": np.where(known, max_sim, np.nan),
+        "recency_of_similar": np.where(known, recency, np.nan),
+    }

@@ -1,0 +1,127 @@
+"""Fitting a full model set: generators, the ALS grid on the label window, the ranker's training rows.
+
+The ranker must learn from labels later than what its generators saw, so training is two-staged:
+stage 1 fits the generators on each user's earlier events and labels candidates with the user's
+later events (the label window); stage 2 refits the generators on everything and applies the
+ranker trained in stage 1.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from conf.settings import AlsConfig, Config
+from data_contracts import columns as C
+from models.als import ALSGenerator
+from models.base import CandidateGenerator
+from models.data import TrainingSet, build_training_set, is_relevant
+from models.features import build_context, candidates, feature_names
+from models.metrics import ranking_metrics
+from models.ranker import Ranker, labels
+from models.recommend import FittedModels
+from models.registry import REFERENCE, build_generator
+from models.split import temporal_split
+
+SCORING_SAMPLE_USERS = 1000
+
+
+def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.csr_matrix:
+    """(train users x train items) 1 where the user has a relevant event on the item in `later`."""
+    rel = later[is_relevant(later, cfg.interactions)]
+    users, items = train.user_index(rel[C.USER_ID].to_numpy()), train.item_index(rel[C.MOVIE_ID].to_numpy())
+    keep = (users >= 0) & (items >= 0)
+    matrix = sparse.csr_matrix((np.ones(keep.sum(), dtype=np.int8), (users[keep], items[keep])),
+                               shape=(train.n_users, train.n_items))
+    matrix.data[:] = 1
+    return matrix
+
+
+def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None) -> tuple[dict, dict, dict]:
+    """(generators, reference, fit seconds per model): every configured generator plus the EASE reference."""
+    names = list(cfg.models.generators) + ([] if REFERENCE in cfg.models.generators else [REFERENCE])
+    fitted, seconds = {}, {}
+    models_cfg = cfg.models.model_copy(update={"als": als}) if als is not None else cfg.models
+    for name in names:
+        start = time.perf_counter()
+        fitted[name] = build_generator(name, models_cfg, cfg.seed).fit(train)
+        seconds[name] = round(time.perf_counter() - start, 3)
+    generators = {n: fitted[n] for n in cfg.models.generators}
+    reference = {n: g for n, g in fitted.items() if n not in generators}
+    return generators, reference, seconds
+
+
+def tune_als(train: TrainingSet, relevant: sparse.csr_matrix, cfg: Config) -> tuple[AlsConfig, list[dict]]:
+    """Best ALS setting of the configured grid by NDCG@k on the label window (the configured one if no grid)."""
+    grid = cfg.models.als_tuning
+    base = cfg.models.als
+    if not grid.factors and not grid.regularization:
+        return base, []
+    users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
+    k, trials = cfg.evaluation.k, []
+    for factors in grid.factors or [base.factors]:
+        for reg in grid.regularization or [base.regularization]:
+            candidate = base.model_copy(update={"factors": factors, "regularization": reg})
+            items, _ = ALSGenerator(candidate, cfg.seed).fit(train).recommend(users, k)
+            ndcg = ranking_metrics(items, relevant[users], k, train.n_items)[f"ndcg@{k}"]
+            trials.append({"factors": factors, "regularization": reg, f"ndcg@{k}": round(ndcg, 5)})
+    best = max(trials, key=lambda t: t[f"ndcg@{k}"])
+    return base.model_copy(update={"factors": best["factors"], "regularization": best["regularization"]}), trials
+
+
+def assemble(train: TrainingSet, generators: dict, reference: dict, ranker: Ranker | None, cfg: Config,
+             users: pd.DataFrame | None = None) -> FittedModels:
+    ages = np.full(train.n_users, np.nan)
+    if users is not None and "age" in users:
+        idx = train.user_index(users[C.USER_ID].to_numpy())
+        ok = idx >= 0
+        ages[idx[ok]] = pd.to_numeric(users["age"], errors="coerce").to_numpy(dtype=np.float64)[ok]
+    return FittedModels(generators, reference, train, build_context(train, generators), ranker, cfg.models.rerank, ages,
+                        cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days)
+
+
+def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr_matrix) -> pd.DataFrame:
+    """Candidate feature rows for `user_idx` with `qid` (= user index), `item_idx` and `label`; users without a
+    relevant candidate are dropped (they carry no ranking signal)."""
+    cands = candidates(models.generators, models.context, models.train, user_idx, models.n_candidates,
+                       list(models.generators))
+    rows = cands.rows
+    rows["label"] = labels(rows, user_idx, relevant).astype(np.float32)
+    rows["qid"] = user_idx[rows["row"].to_numpy()].astype(np.int64)
+    positive = rows.groupby("qid")["label"].transform("max") > 0
+    return rows.loc[positive, ["qid", "item_idx", "label", *feature_names(list(models.generators))]].reset_index(drop=True)
+
+
+def split_for_ranker(events: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit events, label events): each user's last `label_fraction` of events labels the ranker."""
+    return temporal_split(events, cfg.models.ranker.label_fraction)
+
+
+def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None, cfg: Config):
+    """Fit generators on the earlier events; return (FittedModels, label relevance, ALS config, ALS trials, sampled users)."""
+    fit_events, label_events = split_for_ranker(events, cfg)
+    train = build_training_set(fit_events, movies, cfg.interactions)
+    relevant = relevance(train, label_events, cfg)
+    als, trials = tune_als(train, relevant, cfg) if "als" in cfg.models.generators else (cfg.models.als, [])
+    generators, _, _ = fit_generators(train, cfg, als)
+    models = assemble(train, generators, {}, None, cfg, users)
+    candidates_users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
+    rng = np.random.default_rng(cfg.seed)
+    if len(candidates_users) > cfg.models.ranker.max_users:
+        candidates_users = np.sort(rng.choice(candidates_users, cfg.models.ranker.max_users, replace=False))
+    return models, relevant, als, trials, candidates_users
+
+
+def scoring_seconds(generators: dict[str, CandidateGenerator], train: TrainingSet, n: int) -> dict[str, float]:
+    """Milliseconds per user for each generator's top-n (timed on up to 1,000 training users)."""
+    users = np.arange(min(train.n_users, SCORING_SAMPLE_USERS))
+    out = {}
+    for name, generator in generators.items():
+        start = time.perf_counter()
+        for chunk in np.array_split(users, max(1, len(users) // 256)):
+            generator.recommend(chunk, n)
+        out[name] = round((time.perf_counter() - start) * 1000 / max(len(users), 1), 3)
+    return out
