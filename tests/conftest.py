@@ -14,6 +14,10 @@ logging.getLogger("py4j").setLevel(logging.WARNING)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_SYNTHETIC = {"users": 160, "movies": 90, "events_per_user": 25, "days": 120}
+# Every generator and the ranker, sized so a whole pipeline run takes seconds.
+TINY_MODELS = {"als": {"factors": 8, "iterations": 5}, "als_tuning": {"factors": [], "regularization": []},
+               "two_tower": {"dim": 8, "content_dim": 8, "epochs": 1, "samples_per_user": 5},
+               "ranker": {"n_estimators": 20, "max_depth": 3, "num_workers": 1}}
 
 
 def pytest_addoption(parser):
@@ -36,9 +40,7 @@ def tiny_config(workdir: Path, **overrides):
         "workdir": str(workdir),
         "synthetic": TINY_SYNTHETIC,
         "spark": {"conf": {"spark.sql.shuffle.partitions": "2"}},
-        "models": {"als": {"factors": 8, "iterations": 5}, "als_tuning": {"factors": [], "regularization": []},
-                   "two_tower": {"dim": 8, "content_dim": 8, "epochs": 1, "samples_per_user": 5},
-                   "ranker": {"n_estimators": 20, "max_depth": 3, "num_workers": 1}},
+        "models": TINY_MODELS,
         "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0},
     }
     for key, value in overrides.items():

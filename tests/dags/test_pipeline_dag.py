@@ -3,7 +3,7 @@
 import pytest
 
 from serving.store import open_store, read_manifest
-from tests.conftest import TINY_SYNTHETIC, tiny_config
+from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config
 
 
 def test_every_dag_imports_without_errors(dagbag):
@@ -31,7 +31,7 @@ def test_task_graph(dagbag):
 def test_dag_runs_every_step_and_publishes(dagbag, tmp_path):
     dag = dagbag.dags["movierec_pipeline"]
     conf = {"workdir": str(tmp_path), "overrides": {
-        "synthetic": TINY_SYNTHETIC, "models": {"als": {"factors": 8, "iterations": 5}},
+        "synthetic": TINY_SYNTHETIC, "models": TINY_MODELS,
         "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0}}}
     run = dag.test(run_conf=conf)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
@@ -45,7 +45,7 @@ def test_dag_runs_every_step_and_publishes(dagbag, tmp_path):
 def test_a_failed_gate_skips_publishing(dagbag, tmp_path):
     dag = dagbag.dags["movierec_pipeline"]
     conf = {"workdir": str(tmp_path), "overrides": {
-        "synthetic": TINY_SYNTHETIC, "models": {"als": {"factors": 8, "iterations": 5}},
+        "synthetic": TINY_SYNTHETIC, "models": TINY_MODELS,
         "gates": {"min": {"ndcg@10": 0.99}}}}
     run = dag.test(run_conf=conf)
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}

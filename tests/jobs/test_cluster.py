@@ -55,11 +55,14 @@ def test_pipeline_runs_unchanged_on_a_standalone_cluster(standalone_cluster, tmp
     report_path = tmp_path / "report.json"
     settings = ["spark.master=" + standalone_cluster, "spark.driver_memory=1g",
                 "synthetic.users=120", "synthetic.movies=70", "synthetic.events_per_user=20",
-                "models.als.factors=8", "gates.min_ndcg_vs_popularity=0"]
+                "models.als.factors=8", "models.als_tuning.factors=[]", "models.two_tower.epochs=1",
+                "models.two_tower.dim=8", "models.ranker.n_estimators=20", "models.ranker.num_workers=2",
+                "gates.min_ndcg_vs_popularity=0"]
     command = [str(Path(sys.executable).with_name("movierec")), "pipeline", "--workdir", str(tmp_path / "wd"),
                "--report", str(report_path)] + [arg for s in settings for arg in ("--set", s)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert report["published_version"] == report["run_id"]
+    assert report["ranker"]["rows"] > 0, "SparkXGBRanker trained on the cluster's executors"
     assert report["ingest"]["tables"]["interactions"]["landed"] > 1000
