@@ -18,6 +18,7 @@ from scipy import sparse
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, plots, runs
+from jobs.report_text import markdown
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation
 from jobs.train import model_path, test_path
@@ -183,6 +184,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
 def _save(cfg: Config, spark: SparkSession, run_id: str, report: dict) -> None:
     path = cfg.run_dir(run_id) / "report.json"
     path.write_text(json.dumps(report, indent=2))
+    path.with_suffix(".md").write_text(markdown(report))
     rows = [(run_id, model, metric, float(value)) for model, values in report["models"].items()
             for metric, value in values.items() if value is not None]
     frame = spark.createDataFrame(rows, f"{S.RUN_ID} string, model string, metric string, value double")

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from conf import Config
+from jobs.report_text import markdown
 
 RANKER_MODEL = "movierec-ranker"
 CHAMPION = "champion"
@@ -50,6 +51,7 @@ def log_evaluation(cfg: Config, run_id: str, report: dict, figures: list[Path], 
         mlflow.log_metrics(_metrics(report["models"]["final"]))
         mlflow.set_tags({"movierec.run_id": run_id, "gates.passed": str(report["gates"]["passed"])})
         mlflow.log_dict(report, "evaluation_report.json")
+        mlflow.log_text(markdown(report), "evaluation_report.md")
         for figure in figures:
             mlflow.log_artifact(str(figure), "figures")
         for model, values in report["models"].items():
