@@ -15,6 +15,7 @@ from data_contracts import columns as C
 
 DEFAULT_RUNTIME_MINUTES = 100.0
 MIN_WATCH_SHARE = 0.1
+CAST_IN_TEXT = 5                # top-billed cast members in a movie's text
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ def _names(value) -> tuple[str, ...]:
     return tuple(str(v) for v in value if v)
 
 
+def _tokens(names) -> str:
+    """Multi-word names become single tokens, so "Tom Hanks" does not match every "Tom"."""
+    return " ".join(n.replace(" ", "_").lower() for n in names)
+
+
 def build_catalog(movies: pd.DataFrame, item_ids: np.ndarray) -> Catalog:
     """Align `movies` (movie_id plus any of the silver movie columns) with `item_ids`."""
     frame = movies.drop_duplicates(C.MOVIE_ID).set_index(C.MOVIE_ID).reindex(item_ids)
@@ -62,13 +68,11 @@ def build_catalog(movies: pd.DataFrame, item_ids: np.ndarray) -> Catalog:
     cast = [_names(c) for c in column("cast", None)]
     director = column("director", None).fillna("").astype(str).tolist()
     overview = column("overview", None).fillna("").astype(str).tolist()
-    # Multi-word names become single tokens so "Tom Hanks" does not match every "Tom".
-    def tokens(names):
-        return " ".join(n.replace(" ", "_").lower() for n in names)
     text = np.empty(len(frame), dtype=object)
+    # Genres go in twice: for movies with no TMDB match they and the title are all the text there is.
     text[:] = [
-        " ".join([titles[i], overview[i], tokens(genres[i]), tokens(genres[i]), tokens(keywords[i]),
-                  tokens(cast[i][:5]), tokens([director[i]] if director[i] else [])])
+        " ".join([titles[i], overview[i], _tokens(genres[i]), _tokens(genres[i]), _tokens(keywords[i]),
+                  _tokens(cast[i][:CAST_IN_TEXT]), _tokens([director[i]] if director[i] else [])])
         for i in range(len(frame))
     ]
     release = pd.to_datetime(column("release_date", None), errors="coerce", utc=True)

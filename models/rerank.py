@@ -33,27 +33,30 @@ def relevance(scores: np.ndarray, is_new: np.ndarray, popularity: np.ndarray, cf
     return scaled + cfg.freshness_boost * is_new - cfg.popularity_penalty * popularity
 
 
-def mmr(rel: np.ndarray, sim: np.ndarray, lam: float, n: int) -> np.ndarray:
+def mmr(rel: np.ndarray, sim: np.ndarray, lam: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy maximal marginal relevance: argmax lam * rel - (1 - lam) * max similarity to those picked.
 
-    rel (m,), sim (m, m); returns positions into rel, in pick order.
+    rel (m,), sim (m, m); returns (positions into rel in pick order, the MMR value of each pick). The
+    values never increase: every candidate's value only falls as the picked set grows.
     """
-    picked, available = [], np.ones(len(rel), dtype=bool)
+    picked, values, available = [], [], np.ones(len(rel), dtype=bool)
     closest = np.full(len(rel), -np.inf)
     for _ in range(min(n, len(rel))):
         penalty = np.where(np.isfinite(closest), closest, 0.0)
         value = np.where(available, lam * rel - (1 - lam) * penalty, -np.inf)
         best = int(np.argmax(value))
         picked.append(best)
+        values.append(float(value[best]))
         available[best] = False
         closest = np.maximum(closest, sim[best])
-    return np.asarray(picked, dtype=np.int64)
+    return np.asarray(picked, dtype=np.int64), np.asarray(values)
 
 
 def rerank(items: np.ndarray, scores: np.ndarray, sim_fn, is_new: np.ndarray, is_trending: np.ndarray,
            cfg: RerankConfig, n: int, popularity: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """`items`/`scores` sorted best first (already filtered); `popularity` is each item's popularity
-    percentile in [0, 1]. Returns (items, scores, slots) of the final list."""
+    percentile in [0, 1]. Returns (items, scores, slots) of the final list; the scores are the MMR
+    values (non-increasing) with the mmr strategy, the adjusted relevance with slots."""
     pool = slice(0, min(len(items), POOL_FACTOR * n))
     popularity = np.zeros(len(items)) if popularity is None else popularity
     items, scores, is_new, is_trending, popularity = items[pool], scores[pool], is_new[pool], is_trending[pool], popularity[pool]
@@ -62,11 +65,11 @@ def rerank(items: np.ndarray, scores: np.ndarray, sim_fn, is_new: np.ndarray, is
     rel = relevance(scores, is_new, popularity, cfg)
     sim = sim_fn(items, items)
     if cfg.strategy == "mmr":
-        order = mmr(rel, sim, cfg.mmr_lambda, n)
+        order, values = mmr(rel, sim, cfg.mmr_lambda, n)
         by_relevance = np.argsort(np.argsort(-rel, kind="stable"), kind="stable")
         slots = [TRENDING if is_trending[p] else (DIVERSE if by_relevance[p] > pos else SIMILAR)
                  for pos, p in enumerate(order)]
-        return items[order], rel[order], slots
+        return items[order], values, slots
     order, slots = _slots(rel, sim, is_trending, cfg, n)
     return items[order], rel[order], slots
 
@@ -76,7 +79,7 @@ def _slots(rel: np.ndarray, sim: np.ndarray, is_trending: np.ndarray, cfg: Reran
     n = min(n, len(rel))
     queues = {
         SIMILAR: list(np.argsort(-rel, kind="stable")),
-        DIVERSE: list(mmr(rel, sim, 0.5, len(rel))),
+        DIVERSE: list(mmr(rel, sim, 0.5, len(rel))[0]),
         TRENDING: [p for p in np.argsort(-rel, kind="stable") if is_trending[p]],
     }
     share = {SIMILAR: cfg.slots.similar, DIVERSE: cfg.slots.diverse, TRENDING: cfg.slots.trending}

@@ -28,7 +28,8 @@ def test_report_has_every_model_side_by_side(published):
     assert report["models"]["popularity"]["serendipity@10"] == 0.0, "nothing the baseline lists is unexpected"
     assert report["gates"]["passed"] is True
     assert report["new_users"]["full_list"] is True
-    assert report["candidates"]["per_user"] > cfg.models.candidates_per_generator, "merged lists hold more than one generator's"
+    best_single_recall = max(report["models"][g]["recall@20"] for g in MODELS[:-2])
+    assert report["candidates"]["recall"] >= best_single_recall, "the merged candidates hold every generator's"
     assert set(report["evaluation_timing"]["fit_seconds"]) == set(MODELS[:-2])
     importance = report["ranker"]["feature_importance_gain"]
     assert max(importance.values()) > 0 and "time_aware_score" in importance
@@ -102,7 +103,7 @@ def test_mlflow_has_a_child_run_per_model_and_the_published_ranker_is_champion(p
     assert ease["metrics.fit_seconds"] >= 0
     champion = mlflow.MlflowClient().get_model_version_by_alias(RANKER_MODEL, CHAMPION)
     assert champion.tags["split"] == "full"
-    assert champion.version == report["publish"]["champion_ranker_version"]
+    assert str(champion.version) == report["publish"]["champion_ranker_version"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "figures")}
     assert {"figures/metrics_per_model.png", "figures/popularity_bias.png", "figures/coverage_curve.png"} <= artifacts
     artifacts = mlflow.artifacts.download_artifacts(run_id=report["mlflow_run_id"], artifact_path="evaluation_report.json")
@@ -127,4 +128,4 @@ def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_servin
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
     champion = mlflow.MlflowClient().get_model_version_by_alias(RANKER_MODEL, CHAMPION)
-    assert champion.version == published[1]["publish"]["champion_ranker_version"], "champion moves only on publish"
+    assert str(champion.version) == published[1]["publish"]["champion_ranker_version"], "champion moves only on publish"

@@ -36,9 +36,10 @@ def test_excluded_genres_are_filtered():
 
 def test_mmr_raises_intra_list_diversity_and_lambda_one_keeps_relevance_order():
     rel = np.linspace(1.0, 0.5, 10)          # the whole first cluster is more relevant
-    pure = mmr(rel, sim(np.arange(10), np.arange(10)), 1.0, 4)
+    pure, _ = mmr(rel, sim(np.arange(10), np.arange(10)), 1.0, 4)
     assert list(pure) == [0, 1, 2, 3]
-    mixed = mmr(rel, sim(np.arange(10), np.arange(10)), 0.5, 4)
+    mixed, values = mmr(rel, sim(np.arange(10), np.arange(10)), 0.5, 4)
+    assert (np.diff(values) <= 0).all(), "served scores follow the list order"
     assert {0, 5} <= set(mixed), "the best of the other cluster is pulled up"
     assert intra_list_diversity(mixed[None, :], UNIT, 4) > intra_list_diversity(pure[None, :], UNIT, 4) + 0.2
 
