@@ -161,7 +161,6 @@ class RerankConfig(_Strict):
     slots: SlotsConfig = SlotsConfig()
     exclude_genres: list[str] = Field(default_factory=list)
     adult_min_age: int = Field(18, ge=0)            # adult titles only for users known to be at least this old
-    exclude_dismissed: bool = True
 
 
 class AlsTuningConfig(_Strict):
