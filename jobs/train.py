@@ -26,7 +26,7 @@ from models.features import feature_names
 from models.ranker import Ranker
 from models.recommend import FittedModels
 from models.split import temporal_split
-from models.training import assemble, fit_generators, ranker_rows, scoring_seconds, stage_one
+from models.training import assemble, fit_generators, ranker_rows, scoring_ms_per_user, stage_one
 
 SPLITS = ("eval", "full")
 EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.WATCH_SECONDS, S.TS]
@@ -128,7 +128,7 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
         ranker.booster.save_model(str(path.parent / "ranker.ubj"))
     summary = {
         "fit_seconds": fit_seconds,
-        "score_ms_per_user": scoring_seconds({**generators, **reference}, train_set, cfg.models.candidates_per_generator),
+        "score_ms_per_user": scoring_ms_per_user({**generators, **reference}, train_set, cfg.models.candidates_per_generator),
         "stage1_seconds": stage1_seconds,
         "als": {"chosen": als.model_dump(), "trials": als_trials},
         "ranker": ranker_summary,

@@ -115,7 +115,7 @@ def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | 
     return models, relevant, als, trials, candidates_users
 
 
-def scoring_seconds(generators: dict[str, CandidateGenerator], train: TrainingSet, n: int) -> dict[str, float]:
+def scoring_ms_per_user(generators: dict[str, CandidateGenerator], train: TrainingSet, n: int) -> dict[str, float]:
     """Milliseconds per user for each generator's top-n (timed on up to 1,000 training users)."""
     users = np.arange(min(train.n_users, SCORING_SAMPLE_USERS))
     out = {}
