@@ -32,6 +32,7 @@ from models.metrics import (
 )
 from models.recommend import FINAL, RANKER
 from models.split import describe
+from models.training import relevance
 
 COLD_ITEM_N = 100
 
@@ -43,16 +44,6 @@ def lists_to_array(frame: pd.DataFrame, user_ids: np.ndarray, item_index, k: int
     rows = np.searchsorted(user_ids, top[S.USER_ID].to_numpy())
     out[rows, top[S.RANK].to_numpy() - 1] = item_index(top[S.MOVIE_ID].to_numpy())
     return out
-
-
-def relevance_matrix(test: pd.DataFrame, user_ids: np.ndarray, item_index, n_items: int) -> sparse.csr_matrix:
-    rel = test[test["relevant"] & test[S.USER_ID].isin(user_ids)]
-    items = item_index(rel[S.MOVIE_ID].to_numpy())
-    keep = items >= 0
-    rows = np.searchsorted(user_ids, rel[S.USER_ID].to_numpy()[keep])
-    matrix = sparse.csr_matrix((np.ones(keep.sum(), dtype=np.int8), (rows, items[keep])), shape=(len(user_ids), n_items))
-    matrix.data[:] = 1
-    return matrix
 
 
 def check_gates(cfg: Config, models: dict[str, dict]) -> dict:
@@ -83,10 +74,10 @@ def _list_arrays(lists: pd.DataFrame, user_ids: np.ndarray, item_index) -> dict[
             for name, group in lists[lists[S.USER_ID].isin(user_ids)].groupby(S.LIST_NAME)}
 
 
-def model_metrics(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, order: list[str], k: int) -> dict[str, dict]:
+def model_metrics(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray,
+                  order: list[str], k: int) -> dict[str, dict]:
     """Every metric of the report for each list in `order`."""
     train = fitted.train
-    users_per_item = np.asarray((train.seen > 0).sum(axis=0)).ravel()
     item_share = np.maximum(users_per_item, 1) / max(train.n_users, 1)
     cold = users_per_item == 0
     baseline = arrays["popularity"]
@@ -115,10 +106,9 @@ def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, fitted, k
             f"ndcg@{k}_as_if_new": metrics[f"ndcg@{k}"], f"recall@{k}_as_if_new": metrics[f"recall@{k}"]}
 
 
-def _figures(cfg: Config, run_id: str, models: dict, arrays: dict, fitted, k: int) -> list[Path]:
+def _figures(cfg: Config, run_id: str, models: dict, arrays: dict, fitted, counts: np.ndarray, k: int) -> list[Path]:
     folder = cfg.run_dir(run_id) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    counts = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
     ks = list(range(1, max(a.shape[1] for a in arrays.values()) + 1))
     return [
         plots.metrics_per_model(models, folder / "metrics_per_model.png"),
@@ -139,14 +129,15 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     ])
     user_ids = np.sort(lists.loc[lists[S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
     item_index = fitted.train.item_index
-    relevant = relevance_matrix(test, user_ids, item_index, fitted.train.n_items)
+    relevant = relevance(fitted.train, test, cfg)[fitted.train.user_index(user_ids)]
     eligible = relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events
     user_ids, relevant = user_ids[eligible], relevant[eligible]
     arrays = _list_arrays(lists, user_ids, item_index)
     order = [*fitted.generators, *fitted.reference, RANKER, FINAL]
-    models = model_metrics(arrays, relevant, fitted, order, k)
+    users_per_item = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
+    models = model_metrics(arrays, relevant, fitted, users_per_item, order, k)
     merged = _union([arrays[g] for g in fitted.generators])
-    cold = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel() == 0
+    cold = users_per_item == 0
     gates = check_gates(cfg, models)
     train_summary = runs.load_state(cfg, run_id).get("train_eval", {})
     report = {
@@ -173,7 +164,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         "als_tuning": train_summary.get("als", {}),
         "gates": gates,
     }
-    figures = _figures(cfg, run_id, models, arrays, fitted, k)
+    figures = _figures(cfg, run_id, models, arrays, fitted, users_per_item, k)
     report["figures"] = [str(f) for f in figures]
     _save(cfg, spark, run_id, report)
     report["mlflow_run_id"] = log_evaluation(cfg, run_id, report, figures, model_path(cfg, run_id, "eval").parent)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from models.recommend import FINAL, RANKER
+
 COLUMNS = ["ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "ndcg@20", "recall@20", "coverage@10",
            "serendipity@10", "novelty@10", "diversity@10", "cold_item_recall@100"]
-NOT_SINGLE = {"ranker", "final"}
+NOT_SINGLE = {RANKER, FINAL}
 
 
 def _cell(values: dict, metric: str) -> str:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from conf import Config
+from conf.settings import GENERATORS
 from jobs.report_text import markdown
 
 RANKER_MODEL = "movierec-ranker"
@@ -61,7 +62,7 @@ def log_evaluation(cfg: Config, run_id: str, report: dict, figures: list[Path], 
                 fit = timing.get("fit_seconds", {}).get(model)
                 score = timing.get("score_ms_per_user", {}).get(model)
                 mlflow.log_metrics(_metrics({"fit_seconds": fit, "score_ms_per_user": score}))
-                if model in ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware"):
+                if model in GENERATORS:
                     mlflow.log_params({"config": json.dumps(getattr(cfg.models, model).model_dump())})
         _register_ranker(mlflow, model_dir / "ranker.ubj", "eval", report.get("ranker", {}))
         return parent.info.run_id

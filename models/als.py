@@ -7,7 +7,7 @@ from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from conf.settings import AlsConfig
-from models.base import CandidateGenerator
+from models.base import CandidateGenerator, dot_scores
 from models.data import TrainingSet
 
 class ALSGenerator(CandidateGenerator):
@@ -31,6 +31,4 @@ class ALSGenerator(CandidateGenerator):
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = self.user_factors[np.maximum(user_idx, 0)] @ self.item_factors.T
-        scores[user_idx < 0] = -np.inf  # no factors for a user without training events
-        return scores
+        return dot_scores(self.user_factors, self.item_factors, user_idx)

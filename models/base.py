@@ -57,6 +57,13 @@ class CandidateGenerator(ABC):
         return out
 
 
+def dot_scores(user_vectors: np.ndarray, item_vectors: np.ndarray, user_idx: np.ndarray) -> np.ndarray:
+    """user . item for every item, shape (len(user_idx), n_items); -inf rows for unknown users (-1)."""
+    scores = user_vectors[np.maximum(user_idx, 0)] @ item_vectors.T
+    scores[user_idx < 0] = -np.inf
+    return scores
+
+
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Best `n` columns of each row of `scores`, sorted descending; -inf entries become item -1."""
     n = min(n, scores.shape[1])

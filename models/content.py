@@ -12,9 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from conf.settings import ContentConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet, positive_sequences
-
-DAY = 86400.0
+from models.data import DAY, TrainingSet, positive_sequences
 
 
 def tfidf_matrix(texts: np.ndarray, max_features: int) -> sparse.csr_matrix:

@@ -13,6 +13,7 @@ from data_contracts import columns as C
 
 
 
+DAY = 86400.0                   # seconds
 DEFAULT_RUNTIME_MINUTES = 100.0
 MIN_WATCH_SHARE = 0.1
 CAST_IN_TEXT = 5                # top-billed cast members in a movie's text
@@ -193,3 +194,11 @@ def positive_sequences(train: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(pos["user_idx"].to_numpy(), minlength=train.n_users)
     starts = np.concatenate([[0], np.cumsum(counts)])
     return pos["item_idx"].to_numpy(dtype=np.int64), starts
+
+
+def recent_items(items: np.ndarray, starts: np.ndarray, user_idx: int, n: int) -> np.ndarray:
+    """User `user_idx`'s last `n` items of `positive_sequences`, most recent first; none for -1."""
+    if user_idx < 0:
+        return np.empty(0, dtype=np.int64)
+    lo, hi = starts[user_idx], starts[user_idx + 1]
+    return items[max(lo, hi - n):hi][::-1]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.features import FeatureContext, recent_history
+from models.features import FeatureContext
 
 NON_PERSONAL = {"popularity", "trending"}
 HISTORY_FOR_REASONS = 50
@@ -24,10 +24,10 @@ def trending_text(window_days: float) -> str:
     return "Trending this week" if round(window_days) == 7 else f"Trending in the last {round(window_days)} days"
 
 
-def reason(user_idx: int, item: int, personal: bool, is_new: bool, is_trending: bool, ctx: FeatureContext,
-           titles: np.ndarray, trending_window_days: float) -> tuple[str, int | None]:
-    """(text, evidence item index or None) for recommending `item` to `user_idx` (-1 = unknown user)."""
-    history = recent_history(ctx, user_idx, HISTORY_FOR_REASONS)
+def reason(user_idx: int, history: np.ndarray, item: int, personal: bool, is_new: bool, is_trending: bool,
+           ctx: FeatureContext, titles: np.ndarray, trending_window_days: float) -> tuple[str, int | None]:
+    """(text, evidence item index or None) for recommending `item` to `user_idx` (-1 = unknown user), whose
+    last HISTORY_FOR_REASONS positives, most recent first, are `history`."""
     if len(history) and (personal or is_new):
         like = int(history[int(np.argmax(ctx.similarity(np.array([item]), history)[0]))])
         if is_new:

@@ -15,9 +15,9 @@ import pandas as pd
 from scipy import sparse
 
 from models.base import CandidateGenerator, top_n
-from models.data import TrainingSet, positive_sequences
+from models.data import DAY, TrainingSet, positive_sequences, recent_items
+from models.metrics import percentile_ranks
 
-DAY = 86400.0
 BUCKET_DAYS = 30.0
 POP_WINDOW_BUCKETS = 3          # "popular when the user was last active" = the 90 days before it
 SIMILAR_HISTORY = 10            # last items compared with each candidate
@@ -39,6 +39,7 @@ class FeatureContext:
     """Per-fit statistics the features read; built once from the training set."""
 
     item_count: np.ndarray
+    item_popularity: np.ndarray  # percentile of item_count in [0, 1], 1 = most watched
     item_first_ts: np.ndarray
     timeline: np.ndarray        # (buckets + 1, n_items) cumulative positive events per 30-day bucket
     t0: float
@@ -94,17 +95,14 @@ def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator])
     user_genres = np.asarray((positives @ item_genres).todense())
     user_genres = user_genres / np.maximum(user_genres.sum(axis=1, keepdims=True), 1e-9)
     seq_items, seq_starts = positive_sequences(train)
-    return FeatureContext(item_count, item_first_ts, timeline, t0, user_first_ts, user_last_ts, user_events,
+    return FeatureContext(item_count, percentile_ranks(item_count), item_first_ts, timeline, t0, user_first_ts, user_last_ts, user_events,
                           user_genres.astype(np.float32), item_genres.tocsr(), names, item_embedding(generators, train),
                           seq_items, seq_starts)
 
 
 def recent_history(ctx: FeatureContext, user_idx: int, n: int) -> np.ndarray:
     """The user's last `n` positive items, most recent first."""
-    if user_idx < 0:
-        return np.empty(0, dtype=np.int64)
-    lo, hi = ctx.seq_starts[user_idx], ctx.seq_starts[user_idx + 1]
-    return ctx.seq_items[max(lo, hi - n):hi][::-1]
+    return recent_items(ctx.seq_items, ctx.seq_starts, user_idx, n)
 
 
 @dataclass

@@ -97,8 +97,12 @@ def cold_item_recall(recs: np.ndarray, relevant: sparse.csr_matrix, cold: np.nda
     return float(_hits(recs, cold_relevant, n).sum() / total)
 
 
+def percentile_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among `values` scaled to [0, 1] (1 = the largest); ties keep index order."""
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable") / max(len(values) - 1, 1)
+
+
 def popularity_percentile(recs: np.ndarray, item_count: np.ndarray, k: int) -> np.ndarray:
     """Popularity percentile (0-100, 100 = most popular) of every recommended item in the top-k."""
-    ranks = np.argsort(np.argsort(item_count, kind="stable"), kind="stable")
     top = recs[:, :k]
-    return 100.0 * ranks[top[top >= 0]] / max(len(item_count) - 1, 1)
+    return 100.0 * percentile_ranks(item_count)[top[top >= 0]]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.base import CandidateGenerator
-from models.data import TrainingSet
-
-DAY = 86400.0
+from models.data import DAY, TrainingSet
 
 
 class TimeDecayedPopularity(CandidateGenerator):

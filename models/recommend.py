@@ -9,16 +9,15 @@ import pandas as pd
 
 from conf.settings import RerankConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet
-from models.explain import NON_PERSONAL, reason
-from models.features import FeatureContext, candidates
+from models.data import DAY, TrainingSet
+from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, reason
+from models.features import FeatureContext, candidates, recent_history
 from models.ranker import Ranker, rank_fusion
 from models.rerank import allowed, rerank
 
 FINAL = "final"
 RANKER = "ranker"
 COLUMNS = ["list_name", "user_id", "rank", "movie_id", "score", "reason", "slot"]
-DAY = 86400.0
 
 
 @dataclass
@@ -39,12 +38,6 @@ class FittedModels:
     def is_new(self, items: np.ndarray) -> np.ndarray:
         released = (self.train.as_of - self.train.catalog.release_ts[items]) / DAY
         return np.isfinite(released) & (released <= self.rerank.new_release_days)
-
-    def popularity(self, items: np.ndarray) -> np.ndarray:
-        """Popularity percentile in [0, 1] (1 = most watched in training) of each item."""
-        counts = self.context.item_count
-        pct = np.argsort(np.argsort(counts, kind="stable"), kind="stable") / max(len(counts) - 1, 1)
-        return pct[items]
 
     def is_trending(self, items: np.ndarray) -> np.ndarray:
         trending = self.generators.get("trending")
@@ -73,7 +66,6 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
     rows = cands.rows.assign(score=scores).sort_values(["row", "score"], ascending=[True, False], kind="mergesort")
     personal = [f"{g}_rank" for g in models.generators if g not in NON_PERSONAL]
     ranked, final = [], []
-    popularity = models.popularity(np.arange(models.train.n_items))
     for row, group in rows.groupby("row", sort=True):
         u, uid = int(user_idx[row]), int(user_ids[row])
         items, s = group["item_idx"].to_numpy(), group["score"].to_numpy()
@@ -85,10 +77,12 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
         items, s, is_personal = items[keep], s[keep], is_personal[keep]
         new, trending = models.is_new(items), models.is_trending(items)
         picked, rel, slots = rerank(items, s, models.context.similarity, new, trending, models.rerank, models.n_final,
-                                    popularity[items])
+                                    models.context.item_popularity[items])
         position = {item: p for p, item in enumerate(items)}
-        reasons = [reason(u, int(i), bool(is_personal[position[i]]), bool(new[position[i]]), bool(trending[position[i]]),
-                          models.context, models.train.catalog.titles, models.trending_window_days)[0] for i in picked]
+        history = recent_history(models.context, u, HISTORY_FOR_REASONS)
+        reasons = [reason(u, history, int(i), bool(is_personal[position[i]]), bool(new[position[i]]),
+                          bool(trending[position[i]]), models.context, models.train.catalog.titles,
+                          models.trending_window_days)[0] for i in picked]
         final.append(pd.DataFrame({"list_name": FINAL, "user_id": uid, "rank": np.arange(1, len(picked) + 1),
                                    "movie_id": item_ids[picked], "score": rel, "reason": reasons, "slot": slots}))
     frames.extend(ranked + final)

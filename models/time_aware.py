@@ -12,7 +12,7 @@ from scipy import sparse
 
 from conf.settings import TimeAwareConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet, positive_sequences
+from models.data import TrainingSet, positive_sequences, recent_items
 
 
 class TimeAwareTransitions(CandidateGenerator):
@@ -42,8 +42,7 @@ class TimeAwareTransitions(CandidateGenerator):
 
     def seeds(self, user_idx: int) -> tuple[np.ndarray, np.ndarray]:
         """The user's last `recent` positive items, most recent first, and their recency weights."""
-        lo, hi = self._starts[user_idx], self._starts[user_idx + 1]
-        last = self._items[max(lo, hi - self.cfg.recent):hi][::-1]
+        last = recent_items(self._items, self._starts, user_idx, self.cfg.recent)
         return last, self.cfg.recency_decay ** np.arange(len(last), dtype=np.float32)
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:

@@ -40,9 +40,13 @@ def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.cs
     return matrix
 
 
-def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None) -> tuple[dict, dict, dict]:
-    """(generators, reference, fit seconds per model): every configured generator plus the EASE reference."""
-    names = list(cfg.models.generators) + ([] if REFERENCE in cfg.models.generators else [REFERENCE])
+def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None,
+                   with_reference: bool = True) -> tuple[dict, dict, dict]:
+    """(generators, reference, fit seconds per model): every configured generator plus, with
+    `with_reference`, the EASE reference when it is not one of them."""
+    names = list(cfg.models.generators)
+    if with_reference and REFERENCE not in names:
+        names.append(REFERENCE)
     fitted, seconds = {}, {}
     models_cfg = cfg.models.model_copy(update={"als": als}) if als is not None else cfg.models
     for name in names:
@@ -106,7 +110,7 @@ def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | 
     train = build_training_set(fit_events, movies, cfg.interactions)
     relevant = relevance(train, label_events, cfg)
     als, trials = tune_als(train, relevant, cfg) if "als" in cfg.models.generators else (cfg.models.als, [])
-    generators, _, _ = fit_generators(train, cfg, als)
+    generators, _, _ = fit_generators(train, cfg, als, with_reference=False)  # stage 1 reports nothing
     models = assemble(train, generators, {}, None, cfg, users)
     candidates_users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
     rng = np.random.default_rng(cfg.seed)

@@ -6,9 +6,8 @@ import numpy as np
 
 from conf.settings import TrendingConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet
+from models.data import DAY, TrainingSet
 
-DAY = 86400.0
 FRESHNESS_HALF_LIFE_DAYS = 365.0
 
 

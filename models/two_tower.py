@@ -17,7 +17,7 @@ from sklearn.decomposition import TruncatedSVD
 from torch import nn
 
 from conf.settings import TwoTowerConfig
-from models.base import CandidateGenerator
+from models.base import CandidateGenerator, dot_scores
 from models.content import tfidf_matrix
 from models.data import TrainingSet, positive_sequences
 
@@ -104,6 +104,4 @@ class TwoTower(CandidateGenerator):
             self.user_vectors = model.users(torch.from_numpy(np.asarray(history, dtype=np.int64)), has_id).numpy()
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = self.user_vectors[np.maximum(user_idx, 0)] @ self.item_vectors.T
-        scores[user_idx < 0] = -np.inf
-        return scores
+        return dot_scores(self.user_vectors, self.item_vectors, user_idx)
