@@ -200,12 +200,49 @@ class GatesConfig(_Strict):
     min_ndcg_vs_popularity: float = 0.0
 
 
+class VariantConfig(_Strict):
+    weight: float = Field(1.0, gt=0)                # share of users, relative to the other variants' weights
+    rerank: dict[str, Any] = Field(default_factory=dict)  # overrides of models.rerank for this variant's lists
+
+
+class ExperimentConfig(_Strict):
+    """An A/B test over reranking: every variant's lists are published side by side, and a hash of
+    (experiment name, user id) picks the one a user is served. The first variant is the control:
+    its lists are the ones evaluated as `final`; the others are evaluated as `final@<variant>`."""
+
+    name: str = "default"
+    variants: dict[str, VariantConfig] = Field(default_factory=lambda: {"control": VariantConfig()}, min_length=1)
+
+    @model_validator(mode="after")
+    def _names_are_keys(self) -> ExperimentConfig:
+        for name in self.variants:
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r}: use letters, digits, '-' and '_' only")
+        return self
+
+    @property
+    def control(self) -> str:
+        return next(iter(self.variants))
+
+
 class ServingConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 8000
-    default_k: int = Field(10, gt=0)
+    default_k: int = Field(20, gt=0)
     max_k: int = Field(50, gt=0)
+    similar_k: int = Field(20, gt=0)               # neighbours published per movie
     manifest_ttl_seconds: float = Field(5.0, ge=0)
+    store_timeout_ms: float = Field(50.0, gt=0)    # slower store reads are answered from the fallback cache
+    api_key: str | None = None                     # when set, requests need it in the X-API-Key header
+    cors_origins: list[str] = Field(default_factory=list)
+    contexts: list[str] = Field(default_factory=lambda: ["home"])  # placements a client may name (metrics label)
+    poster_base_url: str = "https://image.tmdb.org/t/p/w185"
+
+    @model_validator(mode="after")
+    def _default_k_fits(self) -> ServingConfig:
+        if self.default_k > self.max_k:
+            raise ValueError(f"serving.default_k ({self.default_k}) is above serving.max_k ({self.max_k})")
+        return self
 
 
 class Config(_Strict):
@@ -223,7 +260,25 @@ class Config(_Strict):
     evaluation: EvaluationConfig
     models: ModelsConfig
     gates: GatesConfig
+    experiment: ExperimentConfig = ExperimentConfig()
     serving: ServingConfig
+
+    @model_validator(mode="after")
+    def _variants_fit_rerank(self) -> Config:
+        for name in self.experiment.variants:
+            try:
+                self.variant_rerank(name)
+            except ValidationError as exc:
+                raise ValueError(f"experiment.variants.{name}.rerank: {exc.errors()[0]['msg']}") from exc
+        if self.serving.max_k > self.models.final_list_size:
+            raise ValueError(f"serving.max_k ({self.serving.max_k}) is above models.final_list_size "
+                             f"({self.models.final_list_size}): lists are published with that many items")
+        return self
+
+    def variant_rerank(self, name: str) -> RerankConfig:
+        """models.rerank with the variant's overrides."""
+        overrides = self.experiment.variants[name].rerank
+        return RerankConfig.model_validate(_deep_merge(self.models.rerank.model_dump(), overrides)) if overrides else self.models.rerank
 
     def table_path(self, layer: str, name: str) -> str:
         """Location of the Delta table `layer/name` under the lake root."""

@@ -30,7 +30,7 @@ from models.metrics import (
     popularity_percentile,
     ranking_metrics,
 )
-from models.recommend import FINAL, RANKER
+from models.recommend import FINAL, RANKER, final_list_name
 from models.split import describe
 from models.training import relevance
 
@@ -47,15 +47,18 @@ def lists_to_array(frame: pd.DataFrame, user_ids: np.ndarray, item_index, k: int
 
 
 def check_gates(cfg: Config, models: dict[str, dict]) -> dict:
-    final, checks = models[FINAL], []
-    for metric, minimum in cfg.gates.min.items():
-        value = final.get(metric)
-        checks.append({"gate": f"final {metric} >= {minimum}", "value": value,
-                       "passed": value is not None and value >= minimum})
+    """Every gate for every published list: the control's `final` and each variant's `final@<variant>`."""
     k = cfg.evaluation.k
     baseline = models["popularity"][f"ndcg@{k}"] * cfg.gates.min_ndcg_vs_popularity
-    checks.append({"gate": f"final ndcg@{k} >= {cfg.gates.min_ndcg_vs_popularity} x popularity ndcg@{k} ({baseline:.4f})",
-                   "value": final[f"ndcg@{k}"], "passed": final[f"ndcg@{k}"] >= baseline})
+    checks = []
+    for name in (n for n in models if n.startswith(FINAL)):
+        final = models[name]
+        for metric, minimum in cfg.gates.min.items():
+            value = final.get(metric)
+            checks.append({"gate": f"{name} {metric} >= {minimum}", "value": value,
+                           "passed": value is not None and value >= minimum})
+        checks.append({"gate": f"{name} ndcg@{k} >= {cfg.gates.min_ndcg_vs_popularity} x popularity ndcg@{k} ({baseline:.4f})",
+                       "value": final[f"ndcg@{k}"], "passed": final[f"ndcg@{k}"] >= baseline})
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
@@ -133,7 +136,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     eligible = relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events
     user_ids, relevant = user_ids[eligible], relevant[eligible]
     arrays = _list_arrays(lists, user_ids, item_index)
-    order = [*fitted.generators, *fitted.reference, RANKER, FINAL]
+    order = [*fitted.generators, *fitted.reference, RANKER, FINAL, *(final_list_name(v) for v in fitted.variants)]
     users_per_item = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
     models = model_metrics(arrays, relevant, fitted, users_per_item, order, k)
     merged = _union([arrays[g] for g in fitted.generators])

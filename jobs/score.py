@@ -1,8 +1,10 @@
 """Score: batch recommendations with Spark, `mapInPandas` over users with the models broadcast.
 
 Writes gold `candidates` (each generator's top-N, the EASE reference and the ranker's order
-before reranking) and `ranked_lists` (the final, reranked, explained lists) for (run_id, split). User id -1 stands for "a user we know nothing about": its list is
-the fallback that unknown users are served.
+before reranking), `ranked_lists` (the final, reranked, explained lists: `final` for the control,
+`final@<variant>` for the experiment's other arms) and, for the full split, `similar_movies`, all
+keyed by (run_id, split). User id -1 stands for "a user we know nothing about": its list is the
+fallback that unknown users are served.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.train import model_path, test_path
-from models.recommend import FINAL, FittedModels, recommend_users
+from models.recommend import FINAL, FittedModels, recommend_users, similar_movies
 
 FALLBACK_USER = -1
 USERS_PER_CHUNK = 200
@@ -28,6 +30,10 @@ OUTPUT_SCHEMA = T.StructType([
     T.StructField(S.RANK, T.IntegerType()), T.StructField(S.MOVIE_ID, T.LongType()),
     T.StructField(S.SCORE, T.DoubleType()), T.StructField(S.REASON_TEXT, T.StringType()),
     T.StructField(S.SLOT, T.StringType()),
+])
+SIMILAR_SCHEMA = T.StructType([
+    T.StructField(S.MOVIE_ID, T.LongType()), T.StructField(S.RANK, T.IntegerType()),
+    T.StructField("similar_movie_id", T.LongType()), T.StructField(S.SCORE, T.DoubleType()),
 ])
 
 
@@ -47,7 +53,8 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     """Recommend for every user of `split` on the cluster; return row counts written."""
     blob = model_path(cfg, run_id, split).read_bytes()
     payload = spark.sparkContext.broadcast(blob)
-    user_ids = np.append(users_to_score(cfg, run_id, split, pickle.loads(blob)), FALLBACK_USER)
+    fitted = pickle.loads(blob)
+    user_ids = np.append(users_to_score(cfg, run_id, split, fitted), FALLBACK_USER)
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 
@@ -60,16 +67,36 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
 
     rows = users.repartition(partitions).mapInPandas(recommend_partition, OUTPUT_SCHEMA)
     rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)).cache()
+    is_final = F.col(S.LIST_NAME).startswith(FINAL)
     counts = {
-        "candidates": _write(cfg, rows.where(F.col(S.LIST_NAME) != FINAL).drop(S.REASON_TEXT, S.SLOT), "candidates",
-                             run_id, split),
-        "ranked_lists": _write(cfg, rows.where(F.col(S.LIST_NAME) == FINAL), "ranked_lists", run_id, split),
+        "candidates": _write(cfg, rows.where(~is_final).drop(S.REASON_TEXT, S.SLOT), "candidates", run_id, split),
+        "ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split),
         "users": int(len(user_ids)),
     }
     rows.unpersist()
+    if split == "full":
+        counts["similar_movies"] = _score_similar(cfg, spark, run_id, split, payload, fitted.train.n_items)
     payload.unpersist()
     runs.update_state(cfg, run_id, **{f"score_{split}": counts})
     return counts
+
+
+def _score_similar(cfg: Config, spark: SparkSession, run_id: str, split: str, payload, n_items: int) -> int:
+    """Every catalog movie's nearest neighbours, by chunks of movies on the cluster."""
+    items = spark.createDataFrame(pd.DataFrame({"item_idx": np.arange(n_items, dtype=np.int64)}))
+    k = cfg.serving.similar_k
+
+    def neighbours(batches):
+        fitted = pickle.loads(payload.value)
+        for batch in batches:
+            idx = batch["item_idx"].to_numpy()
+            for chunk in np.array_split(idx, max(1, len(idx) // 1000)):
+                yield similar_movies(fitted, chunk, k)
+
+    partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, n_items // 2000 + 1))
+    rows = items.repartition(partitions).mapInPandas(neighbours, SIMILAR_SCHEMA)
+    return _write(cfg, rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)), "similar_movies",
+                  run_id, split)
 
 
 def _write(cfg: Config, frame: DataFrame, table: str, run_id: str, split: str) -> int:

@@ -83,8 +83,10 @@ def assemble(train: TrainingSet, generators: dict, reference: dict, ranker: Rank
         idx = train.user_index(users[C.USER_ID].to_numpy())
         ok = idx >= 0
         ages[idx[ok]] = pd.to_numeric(users["age"], errors="coerce").to_numpy(dtype=np.float64)[ok]
-    return FittedModels(generators, reference, train, build_context(train, generators), ranker, cfg.models.rerank, ages,
-                        cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days)
+    variants = {name: cfg.variant_rerank(name) for name in list(cfg.experiment.variants)[1:]}
+    return FittedModels(generators, reference, train, build_context(train, generators), ranker, cfg.variant_rerank(cfg.experiment.control),
+                        ages, cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days,
+                        variants)
 
 
 def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr_matrix) -> pd.DataFrame:

@@ -1,16 +1,29 @@
-"""Read-only FastAPI over the Feast online store: published lists, with a fallback for unknown users."""
+"""Read-only FastAPI over the Feast online store: published lists per experiment variant, similar
+movies and movie cards, with a flagged fallback for unknown users and for a store that is down."""
 
-from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+import hmac
+from contextlib import asynccontextmanager
+from enum import Enum
+from typing import Annotated
+from pathlib import Path as FilePath
 
-from fastapi import FastAPI, HTTPException, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Security
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from conf import Config
-from serving.store import FALLBACK, PublishedList, open_store, read_list, read_manifest
+from serving.metrics import Metrics, MetricsMiddleware
+from serving.reader import Reader, StoreUnavailable
+from serving.store import GENRE_SEPARATOR, ItemList, Manifest, open_store
+from serving.variants import assign
+
+STATIC = FilePath(__file__).resolve().parent / "static"
+MAX_ID = 2**63 - 1
+STARTUP_TIMEOUT_SECONDS = 30.0
 
 
 class Item(BaseModel):
@@ -18,72 +31,195 @@ class Item(BaseModel):
     movie_id: int
     title: str
     year: int | None
+    genres: list[str]
+    poster_path: str | None
+    poster_url: str | None = Field(description="full TMDB image URL, when the movie has a poster path")
     score: float
-    reason: str
+
+
+class RecommendedItem(Item):
+    reason: str = Field(description='why it is recommended, e.g. "Because you watched Heat"')
+    slot: str = Field(description="similar | diverse | trending: the part of the list it fills")
 
 
 class Recommendations(BaseModel):
     user_id: int
-    version: str
+    version: str = Field(description="the published version (the pipeline run that produced it)")
     generated_at: str
-    fallback: bool
+    experiment: str
+    variant: str
+    context: str
+    fallback: bool = Field(description="true when the user has no list of their own and got the fallback list")
+    degraded: bool = Field(description="true when the store failed and the list came from the in-process cache")
+    items: list[RecommendedItem]
+
+
+class SimilarMovies(BaseModel):
+    movie_id: int
+    version: str
     items: list[Item]
 
 
-@dataclass
-class _Published:
-    """The current version (re-read every `ttl` seconds) and its fallback list, cached per version."""
-
-    store: object
-    ttl: float
-    version: str | None = None
-    checked_at: float = 0.0
-    fallback: PublishedList | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def current(self) -> tuple[str, PublishedList] | None:
-        now = time.monotonic()
-        if self.version is None or now - self.checked_at > self.ttl:
-            with self.lock:
-                version = read_manifest(self.store)
-                if version is not None and version != self.version:
-                    self.fallback = read_list(self.store, version, FALLBACK)
-                self.version, self.checked_at = version, now
-        if self.version is None or self.fallback is None:
-            return None
-        return self.version, self.fallback
+class MovieCard(BaseModel):
+    movie_id: int
+    version: str
+    title: str
+    year: int | None
+    genres: list[str]
+    overview: str
+    runtime: float | None
+    vote_average: float | None
+    director: str | None
+    poster_path: str | None
+    poster_url: str | None
 
 
-def _items(published: PublishedList, k: int) -> list[Item]:
-    return [
-        Item(rank=i + 1, movie_id=published.movie_ids[i], title=published.titles[i],
-             year=published.years[i] or None, score=published.scores[i], reason=published.reasons[i])
-        for i in range(min(k, len(published.movie_ids)))
-    ]
+class Problem(BaseModel):
+    detail: str
+
+
+def _poster(base: str, path: str | None) -> tuple[str | None, str | None]:
+    return (path, f"{base.rstrip('/')}/{path.lstrip('/')}") if path else (None, None)
+
+
+def _items(published: ItemList, k: int, poster_base: str, with_reasons: bool) -> list:
+    out = []
+    for i in range(min(k, len(published.movie_ids))):
+        path, url = _poster(poster_base, published.poster_paths[i])
+        fields = dict(rank=i + 1, movie_id=published.movie_ids[i], title=published.titles[i], year=published.years[i] or None,
+                      genres=[g for g in published.genres[i].split(GENRE_SEPARATOR) if g], poster_path=path, poster_url=url,
+                      score=published.scores[i])
+        out.append(RecommendedItem(**fields, reason=published.reasons[i], slot=published.slots[i] or "similar")
+                   if with_reasons else Item(**fields))
+    return out
 
 
 def create_app(cfg: Config, store=None) -> FastAPI:
-    """The API for `cfg`; `store` defaults to the Feast store the config names."""
-    published = _Published(store if store is not None else open_store(cfg), cfg.serving.manifest_ttl_seconds)
-    app = FastAPI(title="movierec", version="1", description="Precomputed, explained movie recommendations (read-only).")
+    """The API for `cfg`; `store` defaults to the Feast store the config names (tests pass a failing one)."""
+    serving = cfg.serving
+    metrics = Metrics()
+    reader = Reader(store if store is not None else open_store(cfg), serving.manifest_ttl_seconds,
+                    serving.store_timeout_ms / 1000, metrics)
+    Context = Enum("Context", {c: c for c in serving.contexts}, type=str)
+    default_context = Context(serving.contexts[0])
 
-    @app.get("/health")
-    def health() -> dict:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await reader.refresh(timeout=STARTUP_TIMEOUT_SECONDS)  # load the registry and the fallback cache
+        yield
+        reader.close()
+
+    app = FastAPI(title="movierec", version="1", lifespan=lifespan,
+                  description="Precomputed, explained movie recommendations (read-only).")
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if serving.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=serving.cors_origins, allow_methods=["GET"],
+                           allow_headers=["X-API-Key"])
+
+    api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when serving.api_key is set")
+
+    def require_key(key: Annotated[str | None, Security(api_key_header)] = None) -> None:
+        if serving.api_key and not (key and hmac.compare_digest(key.encode(), serving.api_key.encode())):
+            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
+
+    async def published() -> Manifest:
+        manifest = await reader.current()
+        if manifest is None:
+            detail = ("no recommendation lists have been published yet" if reader.store_ok
+                      else "the online store is unreachable and nothing is cached yet")
+            raise HTTPException(status_code=503, detail=detail)
+        return manifest
+
+    errors = {401: {"model": Problem}, 503: {"model": Problem}}
+    api = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=errors)
+
+    @api.get("/users/{user_id}/recommendations", response_model=Recommendations)
+    async def recommendations(
+        user_id: Annotated[int, Path(ge=0, le=MAX_ID, description="the user's id")],
+        manifest: Annotated[Manifest, Depends(published)],
+        k: Annotated[int, Query(ge=1, le=serving.max_k, description="items to return")] = serving.default_k,
+        context: Annotated[Context, Query(description="where the list is shown (a metrics label)")] = default_context,
+        variant: Annotated[str | None, Query(max_length=64, description="serve this variant instead of the assigned one")] = None,
+    ) -> Recommendations:
+        if variant is not None and variant not in manifest.variants:
+            # Shaped like FastAPI's own validation errors, so clients parse one 422 format.
+            raise HTTPException(status_code=422, detail=[{
+                "type": "enum", "loc": ["query", "variant"], "input": variant,
+                "msg": f"unknown variant {variant!r}: published variants are {', '.join(manifest.variants)}"}])
+        chosen = variant or assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
+        degraded = False
+        try:
+            personal = await reader.user_list(manifest, chosen, user_id)
+        except StoreUnavailable:
+            personal, degraded = None, True
+        fallback = reader.fallbacks.get(chosen)
+        if personal is None and fallback is None:
+            raise HTTPException(status_code=503, detail="the online store is unreachable and no fallback list is cached")
+        if personal is None:
+            metrics.fallbacks.labels("store_unavailable" if degraded else "unknown_user").inc()
+        metrics.variants.labels(chosen, context.value).inc()
+        served = personal or fallback
+        return Recommendations(user_id=user_id, version=manifest.version, generated_at=served.generated_at or "",
+                               experiment=manifest.experiment, variant=chosen, context=context.value,
+                               fallback=personal is None, degraded=degraded,
+                               items=_items(served, k, serving.poster_base_url, with_reasons=True))
+
+    async def _read(fn, manifest: Manifest, movie_id: int):
+        try:
+            found = await fn(manifest, movie_id)
+        except StoreUnavailable as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+        if found is None:
+            raise HTTPException(status_code=404, detail=f"movie {movie_id} is not in the published catalog")
+        return found
+
+    movie_errors = {404: {"model": Problem}}
+
+    @api.get("/movies/{movie_id}/similar", response_model=SimilarMovies, responses=movie_errors)
+    async def similar(
+        movie_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+        manifest: Annotated[Manifest, Depends(published)],
+        k: Annotated[int, Query(ge=1, le=serving.similar_k)] = min(serving.default_k, serving.similar_k),
+    ) -> SimilarMovies:
+        found = await _read(reader.similar, manifest, movie_id)
+        return SimilarMovies(movie_id=movie_id, version=manifest.version,
+                             items=_items(found, k, serving.poster_base_url, with_reasons=False))
+
+    @api.get("/movies/{movie_id}", response_model=MovieCard, responses=movie_errors)
+    async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)],
+                    manifest: Annotated[Manifest, Depends(published)]) -> MovieCard:
+        card = await _read(reader.card, manifest, movie_id)
+        path, url = _poster(serving.poster_base_url, card.poster_path)
+        return MovieCard(movie_id=movie_id, version=manifest.version, title=card.title, year=card.year or None,
+                         genres=list(card.genres or []), overview=card.overview, runtime=card.runtime,
+                         vote_average=card.vote_average, director=card.director or None, poster_path=path, poster_url=url)
+
+    app.include_router(api)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> dict:
+        """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/v1/users/{user_id}/recommendations", response_model=Recommendations)
-    def recommendations(
-        user_id: int = Path(ge=0, description="the user's id"),
-        k: int = Query(cfg.serving.default_k, ge=1, le=cfg.serving.max_k, description="items to return"),
-    ) -> Recommendations:
-        current = published.current()
-        if current is None:
-            raise HTTPException(status_code=503, detail="no recommendation lists have been published yet")
-        version, fallback = current
-        personal = read_list(published.store, version, user_id)
-        chosen = personal or fallback
-        return Recommendations(user_id=user_id, version=version, generated_at=chosen.generated_at,
-                               fallback=personal is None, items=_items(chosen, k))
+    @app.get("/ready", tags=["ops"], responses={503: {"model": Problem}})
+    async def ready():
+        """The online store answers and a published version is present."""
+        await reader.refresh()
+        if not reader.store_ok:
+            return JSONResponse({"detail": "online store unreachable"}, status_code=503)
+        if reader.manifest is None:
+            return JSONResponse({"detail": "nothing published yet"}, status_code=503)
+        manifest = reader.manifest
+        return {"status": "ready", "version": manifest.version, "experiment": manifest.experiment, "variants": manifest.variants}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus text format: requests, latency histogram, fallbacks, store errors."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def explorer() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
 
     return app
 
@@ -91,4 +227,4 @@ def create_app(cfg: Config, store=None) -> FastAPI:
 def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host or cfg.serving.host, port=port or cfg.serving.port, log_level="info")
+    uvicorn.run(create_app(cfg), host=host or cfg.serving.host, port=port or cfg.serving.port, log_level="warning")

@@ -1,4 +1,4 @@
-"""Opening the Feast store and reading published lists: shared by the publisher and the API."""
+"""Opening the Feast store and reading what is published: shared by the publisher, the API and the bench."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from conf import Config
 
 FALLBACK = "__fallback__"
 CURRENT = "current"
-LIST_FEATURES = ["movie_ids", "scores", "reasons", "titles", "years", "generated_at"]
+LIST_FEATURES = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
+USER_LIST_FEATURES = [*LIST_FEATURES, "reasons", "slots", "generated_at"]
+CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
+MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
+GENRE_SEPARATOR = "|"
 
 
 def repo_config(cfg: Config) -> dict:
@@ -24,7 +28,9 @@ def repo_config(cfg: Config) -> dict:
     return {
         "project": cfg.feast.project,
         "provider": "local",
-        "registry": {"path": str(Path(cfg.feast.repo_dir) / "registry.db"), "cache_ttl_seconds": 60},
+        # Never re-read the registry in a running reader: a refresh costs a request tens of milliseconds, and
+        # publishes change rows, not definitions (new definitions come with a deploy, i.e. a restart).
+        "registry": {"path": str(Path(cfg.feast.repo_dir) / "registry.db"), "cache_ttl_seconds": 0},
         "online_store": online,
         "offline_store": {"type": "file"},
         "entity_key_serialization_version": 3,
@@ -41,45 +47,87 @@ def open_store(cfg: Config):
 
 
 def write_repo_files(cfg: Config) -> Path:
-    """Create the repo folder with a feature_store.yaml, so the `feast` CLI works on it too."""
+    """Create the repo folder with a feature_store.yaml, so the `feast` CLI (and `feast serve`) works on it too."""
     repo = Path(cfg.feast.repo_dir)
     (repo / "data").mkdir(parents=True, exist_ok=True)
     (repo / "feature_store.yaml").write_text(yaml.safe_dump(repo_config(cfg), sort_keys=False))
     return repo
 
 
-def list_key(version: str, user: int | str) -> str:
-    return f"{version}:{user}"
+def list_key(version: str, variant: str, user: int | str) -> str:
+    return f"{version}:{variant}:{user}"
+
+
+def movie_key(version: str, movie_id: int) -> str:
+    return f"{version}:{movie_id}"
 
 
 @dataclass(frozen=True)
-class PublishedList:
+class Manifest:
+    version: str
+    published_at: str
+    experiment: str
+    variants: list[str]
+    weights: list[float]
+
+
+@dataclass(frozen=True)
+class ItemList:
+    """A published list; the per-item fields line up. `reasons`, `slots` and `generated_at`
+    are empty for similar-movie lists."""
+
     movie_ids: list[int]
     scores: list[float]
-    reasons: list[str]
     titles: list[str]
-    years: list[int | None]
-    generated_at: str
+    years: list[int]
+    genres: list[str]            # per item, joined by GENRE_SEPARATOR
+    poster_paths: list[str]
+    reasons: list[str] | None = None
+    slots: list[str] | None = None
+    generated_at: str | None = None
 
 
-def read_manifest(store) -> str | None:
-    """The version currently served, or None when nothing has been published."""
+@dataclass(frozen=True)
+class MovieCard:
+    movie_id: int
+    title: str
+    year: int
+    genres: list[str]
+    overview: str
+    runtime: float | None
+    vote_average: float | None
+    poster_path: str
+    director: str
+
+
+def _read(store, view: str, names: list[str], key_name: str, key: str) -> dict | None:
+    values = store.get_online_features(features=[f"{view}:{n}" for n in names], entity_rows=[{key_name: key}]).to_dict()
+    if values[names[0]][0] is None:
+        return None
+    return {name: values[name][0] for name in names}
+
+
+def read_manifest(store) -> Manifest | None:
+    """What is served now, or None when nothing has been published."""
     from feast.errors import FeatureViewNotFoundException
 
     try:
-        values = store.get_online_features(
-            features=["publish_manifest:version"], entity_rows=[{"manifest_id": CURRENT}]
-        ).to_dict()
+        row = _read(store, "publish_manifest", MANIFEST_FEATURES, "manifest_id", CURRENT)
     except FeatureViewNotFoundException:
         return None  # nothing was ever applied to this store
-    return values["version"][0]
+    return Manifest(**row) if row else None
 
 
-def read_list(store, version: str, user: int | str) -> PublishedList | None:
-    values = store.get_online_features(
-        features=[f"user_recommendations:{name}" for name in LIST_FEATURES],
-        entity_rows=[{"list_key": list_key(version, user)}],
-    ).to_dict()
-    if values["movie_ids"][0] is None:
-        return None
-    return PublishedList(**{name: values[name][0] for name in LIST_FEATURES})
+def read_list(store, version: str, variant: str, user: int | str) -> ItemList | None:
+    row = _read(store, "user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user))
+    return ItemList(**row) if row else None
+
+
+def read_similar(store, version: str, movie_id: int) -> ItemList | None:
+    row = _read(store, "similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id))
+    return ItemList(**row) if row else None
+
+
+def read_card(store, version: str, movie_id: int) -> MovieCard | None:
+    row = _read(store, "movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
+    return MovieCard(movie_id=movie_id, **row) if row else None
