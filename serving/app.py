@@ -102,9 +102,12 @@ def create_app(cfg: Config, store=None) -> FastAPI:
                     serving.store_timeout_ms / 1000, metrics)
     Context = Enum("Context", {c: c for c in serving.contexts}, type=str)
     default_context = Context(serving.contexts[0])
+    # The configured variants document the parameter; the manifest says which ones the served version has.
+    Variant = Enum("Variant", {v: v for v in cfg.experiment.variants}, type=str)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        reader.start()
         await reader.refresh(timeout=STARTUP_TIMEOUT_SECONDS)  # load the registry and the fallback cache
         yield
         reader.close()
@@ -116,10 +119,10 @@ def create_app(cfg: Config, store=None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=serving.cors_origins, allow_methods=["GET"],
                            allow_headers=["X-API-Key"])
 
-    api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when serving.api_key is set")
+    api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
     def require_key(key: Annotated[str | None, Security(api_key_header)] = None) -> None:
-        if serving.api_key and not (key and hmac.compare_digest(key.encode(), serving.api_key.encode())):
+        if not (key and hmac.compare_digest(key.encode(), serving.api_key.encode())):
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
     async def published() -> Manifest:
@@ -131,7 +134,8 @@ def create_app(cfg: Config, store=None) -> FastAPI:
         return manifest
 
     errors = {401: {"model": Problem}, 503: {"model": Problem}}
-    api = APIRouter(prefix="/v1", dependencies=[Depends(require_key)], responses=errors)
+    # The key is in the OpenAPI schema only when it is required.
+    api = APIRouter(prefix="/v1", dependencies=[Depends(require_key)] if serving.api_key else [], responses=errors)
 
     @api.get("/users/{user_id}/recommendations", response_model=Recommendations)
     async def recommendations(
@@ -139,14 +143,14 @@ def create_app(cfg: Config, store=None) -> FastAPI:
         manifest: Annotated[Manifest, Depends(published)],
         k: Annotated[int, Query(ge=1, le=serving.max_k, description="items to return")] = serving.default_k,
         context: Annotated[Context, Query(description="where the list is shown (a metrics label)")] = default_context,
-        variant: Annotated[str | None, Query(max_length=64, description="serve this variant instead of the assigned one")] = None,
+        variant: Annotated[Variant | None, Query(description="serve this variant instead of the assigned one")] = None,
     ) -> Recommendations:
-        if variant is not None and variant not in manifest.variants:
+        if variant is not None and variant.value not in manifest.variants:
             # Shaped like FastAPI's own validation errors, so clients parse one 422 format.
             raise HTTPException(status_code=422, detail=[{
-                "type": "enum", "loc": ["query", "variant"], "input": variant,
-                "msg": f"unknown variant {variant!r}: published variants are {', '.join(manifest.variants)}"}])
-        chosen = variant or assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
+                "type": "enum", "loc": ["query", "variant"], "input": variant.value,
+                "msg": f"variant {variant.value!r} is not in the published version: it has {', '.join(manifest.variants)}"}])
+        chosen = variant.value if variant else assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
         degraded = False
         try:
             personal = await reader.user_list(manifest, chosen, user_id)

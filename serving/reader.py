@@ -22,8 +22,7 @@ class Reader:
         self.ttl = ttl_seconds
         self.timeout = timeout_seconds
         self.metrics = metrics
-        # Store clients block; a small pool keeps a slow read from holding the event loop.
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
+        self.pool: ThreadPoolExecutor | None = None
         self.manifest: Manifest | None = None
         self.fallbacks: dict[str, ItemList] = {}
         self.checked_at = float("-inf")
@@ -76,5 +75,11 @@ class Reader:
     async def card(self, manifest: Manifest, movie_id: int) -> MovieCard | None:
         return await self._call(read_card, manifest.version, movie_id)
 
+    def start(self) -> None:
+        # Store clients block; a small pool keeps a slow read from holding the event loop.
+        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
+
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None

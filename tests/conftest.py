@@ -42,6 +42,9 @@ def tiny_config(workdir: Path, **overrides):
         "spark": {"conf": {"spark.sql.shuffle.partitions": "2"}},
         "models": TINY_MODELS,
         "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0},
+        # A loaded test machine can stall a store read past the production deadline; the store-down tests
+        # make reads fail or hang for longer than this.
+        "serving": {"store_timeout_ms": 500},
     }
     for key, value in overrides.items():
         base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value

@@ -37,8 +37,8 @@ def test_dag_runs_every_step_and_publishes(dagbag, tmp_path):
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert set(states.values()) == {"success"}
-    version = read_manifest(open_store(tiny_config(tmp_path)))
-    assert version and version.startswith("manual__")
+    manifest = read_manifest(open_store(tiny_config(tmp_path)))
+    assert manifest and manifest.version.startswith("manual__")
 
 
 @pytest.mark.spark

@@ -6,14 +6,15 @@ import pandas as pd
 import pytest
 
 from jobs.pipeline import run_pipeline
-from serving.store import FALLBACK, open_store, read_list, read_manifest
+from serving.store import FALLBACK, open_store, read_card, read_list, read_manifest, read_similar
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.spark
 
 METRICS = {f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage") for k in (10, 20)} | {
     "serendipity@10", "novelty@10", "diversity@10", "users"}
-MODELS = ["popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "ranker", "final"]
+GENERATORS = ["popularity", "trending", "als", "ease", "content", "two_tower", "time_aware"]
+MODELS = [*GENERATORS, "ranker", "final", "final@slots"]
 
 
 def test_report_has_every_model_side_by_side(published):
@@ -28,9 +29,9 @@ def test_report_has_every_model_side_by_side(published):
     assert report["models"]["popularity"]["serendipity@10"] == 0.0, "nothing the baseline lists is unexpected"
     assert report["gates"]["passed"] is True
     assert report["new_users"]["full_list"] is True
-    best_single_recall = max(report["models"][g]["recall@20"] for g in MODELS[:-2])
+    best_single_recall = max(report["models"][g]["recall@20"] for g in GENERATORS)
     assert report["candidates"]["recall"] >= best_single_recall, "the merged candidates hold every generator's"
-    assert set(report["evaluation_timing"]["fit_seconds"]) == set(MODELS[:-2])
+    assert set(report["evaluation_timing"]["fit_seconds"]) == set(GENERATORS)
     importance = report["ranker"]["feature_importance_gain"]
     assert max(importance.values()) > 0 and "time_aware_score" in importance
     for figure in report["figures"]:
@@ -42,19 +43,53 @@ def test_report_has_every_model_side_by_side(published):
 def test_published_lists_are_in_the_online_store_with_reasons(published):
     cfg, report = published
     store = open_store(cfg)
-    assert read_manifest(store) == "tiny-run"
-    personal = read_list(store, "tiny-run", 5)
+    manifest = read_manifest(store)
+    assert (manifest.version, manifest.experiment, manifest.variants) == ("tiny-run", "rerank-strategy", ["control", "slots"])
+    personal = read_list(store, "tiny-run", "control", 5)
     assert 10 <= len(personal.movie_ids) <= cfg.models.final_list_size
     assert len(set(personal.movie_ids)) == len(personal.movie_ids)
     assert all(reason.startswith(("Because you watched ", "New release like ", "Popular", "Trending"))
                for reason in personal.reasons)
-    fallback = read_list(store, "tiny-run", FALLBACK)
-    assert fallback.reasons[0].startswith(("Popular", "Trending"))
-    assert len(fallback.movie_ids) == cfg.models.final_list_size
-    assert read_list(store, "tiny-run", 10_000_000) is None
+    assert len(personal.titles) == len(personal.genres) == len(personal.poster_paths) == len(personal.movie_ids)
+    for variant in ("control", "slots"):
+        fallback = read_list(store, "tiny-run", variant, FALLBACK)
+        assert fallback.reasons[0].startswith(("Popular", "Trending"))
+        assert len(fallback.movie_ids) == cfg.models.final_list_size
+    assert read_list(store, "tiny-run", "control", 10_000_000) is None
     snapshot = pd.read_parquet(f"{cfg.feast.repo_dir}/data/user_recommendations.parquet")
     assert snapshot["list_key"].str.startswith("tiny-run:").all()
-    assert f"tiny-run:{FALLBACK}" in set(snapshot["list_key"])
+    assert f"tiny-run:control:{FALLBACK}" in set(snapshot["list_key"])
+
+
+def test_variants_are_published_side_by_side_and_differ(published):
+    cfg, _ = published
+    store = open_store(cfg)
+    control, slots = (read_list(store, "tiny-run", v, 5) for v in ("control", "slots"))
+    assert control.movie_ids != slots.movie_ids
+    assert set(slots.slots) >= {"similar", "diverse"}, "the slots variant fills its slots"
+
+
+def test_similar_movies_and_cards_cover_the_catalog(published, spark):
+    from jobs import lake
+
+    cfg, _ = published
+    store = open_store(cfg)
+    movies = lake.read(spark, cfg.table_path("silver", "movies")).toPandas().set_index("movie_id")
+    movie_id = int(movies.index[0])
+    card = read_card(store, "tiny-run", movie_id)
+    assert card.title == movies.loc[movie_id, "title"] and list(card.genres) == list(movies.loc[movie_id, "genres"])
+    similar = read_similar(store, "tiny-run", movie_id)
+    assert len(similar.movie_ids) == cfg.serving.similar_k
+    assert movie_id not in similar.movie_ids and set(similar.movie_ids) <= set(movies.index)
+    assert similar.scores == sorted(similar.scores, reverse=True)
+    assert similar.titles == [movies.loc[m, "title"] for m in similar.movie_ids]
+    assert all(read_card(store, "tiny-run", int(m)) is not None for m in movies.index)
+    # Neighbours are alike: they share a genre with the movie more often than random pairs do.
+    genres = movies["genres"].map(set)
+    sample = [int(m) for m in movies.index[:20]]
+    neighbours = sum(bool(genres[m] & genres[n]) for m in sample for n in read_similar(store, "tiny-run", m).movie_ids)
+    anyone = sum(bool(genres[m] & genres[n]) for m in sample for n in movies.index if n != m)
+    assert neighbours / (20 * cfg.serving.similar_k) > anyone / (20 * (len(movies) - 1))
 
 
 def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
@@ -64,7 +99,7 @@ def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
 
     cfg, _ = published
     store = open_store(cfg)
-    personal = read_list(store, "tiny-run", 5)
+    personal = read_list(store, "tiny-run", "control", 5)
     watched = {r["title"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 5)
                .join(lake.read(spark, cfg.table_path("silver", "movies")), "movie_id").collect()}
     named = [r.removeprefix("Because you watched ").removeprefix("New release like ") for r in personal.reasons
@@ -79,7 +114,7 @@ def test_no_recommended_movie_was_already_seen(published, spark):
 
     cfg, _ = published
     seen = {r["movie_id"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 7).collect()}
-    personal = read_list(open_store(cfg), "tiny-run", 7)
+    personal = read_list(open_store(cfg), "tiny-run", "control", 7)
     assert not seen & set(personal.movie_ids)
 
 
@@ -118,10 +153,10 @@ def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_servin
     assert report["gates"]["passed"] is False
     assert report["published_version"] is None
     failed = [c["gate"] for c in report["gates"]["checks"] if not c["passed"]]
-    assert failed == ["final ndcg@10 >= 0.99"]
+    assert failed == ["final ndcg@10 >= 0.99", "final@slots ndcg@10 >= 0.99"]
     store = open_store(cfg)
-    assert read_manifest(store) == "tiny-run"
-    assert read_list(store, "tiny-run", 5) is not None
+    assert read_manifest(store).version == "tiny-run"
+    assert read_list(store, "tiny-run", "control", 5) is not None
     import mlflow
 
     from jobs.tracking import CHAMPION, RANKER_MODEL
