@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 WORKDIR ?= .workdir
 DELTA_VERSION = $(shell $(BIN)/python -c "import importlib.metadata as m; print(m.version('delta-spark'))")
 
-.PHONY: setup jars run pipeline serve test test-all clean
+.PHONY: setup sysdeps run pipeline serve test test-all bench-serving clean
+SYSTEM_PACKAGES = chromium redis-server wrk
 
 setup: $(VENV)/.installed $(VENV)/.jars
 
@@ -30,11 +31,19 @@ serve: setup
 
 run: pipeline serve
 
-test: setup
+# Debian packages the tests and benches drive: a headless browser, a Redis server, a load generator.
+sysdeps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo_=""; [ "$$(id -u)" -eq 0 ] || sudo_=sudo; \
+	  $$sudo_ apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo_ apt-get install -y -q $$missing; \
+	fi
+
+test: setup sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-all: setup
+test-all: setup sysdeps
 	$(BIN)/python -m pytest --runslow
 
 clean:
