@@ -2,6 +2,7 @@
 movies and movie cards, with a flagged fallback for unknown users and for a store that is down."""
 
 
+import gc
 import hmac
 from contextlib import asynccontextmanager
 from enum import Enum
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 from conf import Config
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.reader import Reader, StoreUnavailable
-from serving.store import GENRE_SEPARATOR, ItemList, Manifest, open_store
+from serving.store import GENRE_SEPARATOR, ItemList, Manifest, OnlineLists, open_store
 from serving.variants import assign
 
 STATIC = FilePath(__file__).resolve().parent / "static"
@@ -94,11 +95,11 @@ def _items(published: ItemList, k: int, poster_base: str, with_reasons: bool) ->
     return out
 
 
-def create_app(cfg: Config, store=None) -> FastAPI:
-    """The API for `cfg`; `store` defaults to the Feast store the config names (tests pass a failing one)."""
+def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
+    """The API for `cfg`; `lists` defaults to the Feast store the config names (tests pass a failing one)."""
     serving = cfg.serving
     metrics = Metrics()
-    reader = Reader(store if store is not None else open_store(cfg), serving.manifest_ttl_seconds,
+    reader = Reader(lists if lists is not None else OnlineLists(open_store(cfg)), serving.manifest_ttl_seconds,
                     serving.store_timeout_ms / 1000, metrics)
     Context = Enum("Context", {c: c for c in serving.contexts}, type=str)
     default_context = Context(serving.contexts[0])
@@ -109,6 +110,9 @@ def create_app(cfg: Config, store=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         reader.start()
         await reader.refresh(timeout=STARTUP_TIMEOUT_SECONDS)  # load the registry and the fallback cache
+        # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it out
+        # of the collector's full passes, whose pauses otherwise land in the latency tail.
+        gc.freeze()
         yield
         reader.close()
 
@@ -231,4 +235,5 @@ def create_app(cfg: Config, store=None) -> FastAPI:
 def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host or cfg.serving.host, port=port or cfg.serving.port, log_level="warning")
+    uvicorn.run(create_app(cfg), host=host or cfg.serving.host, port=port or cfg.serving.port, log_level="warning",
+                access_log=False)

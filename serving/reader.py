@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from serving.metrics import Metrics
-from serving.store import FALLBACK, ItemList, Manifest, MovieCard, read_card, read_list, read_manifest, read_similar
+from serving.store import FALLBACK, ItemList, Manifest, MovieCard, OnlineLists
 
 
 class StoreUnavailable(Exception):
@@ -17,8 +17,8 @@ class StoreUnavailable(Exception):
 
 
 class Reader:
-    def __init__(self, store, ttl_seconds: float, timeout_seconds: float, metrics: Metrics) -> None:
-        self.store = store
+    def __init__(self, lists: OnlineLists, ttl_seconds: float, timeout_seconds: float, metrics: Metrics) -> None:
+        self.lists = lists
         self.ttl = ttl_seconds
         self.timeout = timeout_seconds
         self.metrics = metrics
@@ -33,7 +33,7 @@ class Reader:
         loop = asyncio.get_running_loop()
         timeout = timeout or self.timeout
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self.pool, partial(fn, self.store, *args)), timeout)
+            return await asyncio.wait_for(loop.run_in_executor(self.pool, partial(fn, *args)), timeout)
         except TimeoutError as exc:
             self.metrics.store_errors.labels("timeout").inc()
             raise StoreUnavailable(f"online store did not answer within {timeout * 1000:.0f} ms") from exc
@@ -55,9 +55,10 @@ class Reader:
         """Re-read the manifest, and the fallback lists when the version changed. `timeout` overrides the
         per-read deadline (the first read loads the Feast registry: a start-up cost, not a slow store)."""
         try:
-            manifest = await self._call(read_manifest, timeout=timeout)
+            manifest = await self._call(self.lists.manifest, timeout=timeout)
             if manifest is not None and (self.manifest is None or manifest.version != self.manifest.version):
-                self.fallbacks = {variant: await self._call(read_list, manifest.version, variant, FALLBACK, timeout=timeout)
+                self.fallbacks = {variant: await self._call(self.lists.user_list, manifest.version, variant, FALLBACK,
+                                                            timeout=timeout)
                                   for variant in manifest.variants}
             self.manifest = manifest
             self.store_ok = True
@@ -67,13 +68,13 @@ class Reader:
             self.checked_at = time.monotonic()
 
     async def user_list(self, manifest: Manifest, variant: str, user_id: int) -> ItemList | None:
-        return await self._call(read_list, manifest.version, variant, user_id)
+        return await self._call(self.lists.user_list, manifest.version, variant, user_id)
 
     async def similar(self, manifest: Manifest, movie_id: int) -> ItemList | None:
-        return await self._call(read_similar, manifest.version, movie_id)
+        return await self._call(self.lists.similar, manifest.version, movie_id)
 
     async def card(self, manifest: Manifest, movie_id: int) -> MovieCard | None:
-        return await self._call(read_card, manifest.version, movie_id)
+        return await self._call(self.lists.card, manifest.version, movie_id)
 
     def start(self) -> None:
         # Store clients block; a small pool keeps a slow read from holding the event loop.

@@ -100,34 +100,54 @@ class MovieCard:
     director: str
 
 
-def _read(store, view: str, names: list[str], key_name: str, key: str) -> dict | None:
-    values = store.get_online_features(features=[f"{view}:{n}" for n in names], entity_rows=[{key_name: key}]).to_dict()
-    if values[names[0]][0] is None:
-        return None
-    return {name: values[name][0] for name in names}
+class OnlineLists:
+    """Reads single rows of the published views through the provider's `online_read`, the call Feast's
+    own feature server ends in, without `get_online_features`' per-call request planning: every read
+    here is one row of one view by its key. Feature views are looked up once."""
 
+    def __init__(self, store) -> None:
+        self.store = store
+        self._tables: dict = {}
 
-def read_manifest(store) -> Manifest | None:
-    """What is served now, or None when nothing has been published."""
-    from feast.errors import FeatureViewNotFoundException
+    def _table(self, view: str):
+        table = self._tables.get(view)
+        if table is None:
+            table = self._tables[view] = self.store.get_feature_view(view, allow_registry_cache=True)
+        return table
 
-    try:
-        row = _read(store, "publish_manifest", MANIFEST_FEATURES, "manifest_id", CURRENT)
-    except FeatureViewNotFoundException:
-        return None  # nothing was ever applied to this store
-    return Manifest(**row) if row else None
+    def _row(self, view: str, names: list[str], key_name: str, key: str) -> dict | None:
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+        from feast.type_map import feast_value_type_to_python_type
 
+        entity = EntityKey(join_keys=[key_name], entity_values=[Value(string_val=key)])
+        # A copy: the Redis store appends its timestamp column to the list it is given.
+        [(_, values)] = self.store.provider.online_read(config=self.store.config, table=self._table(view),
+                                                         entity_keys=[entity], requested_features=list(names))
+        if not values or names[0] not in values:
+            return None
+        return {name: feast_value_type_to_python_type(values[name]) if name in values else None for name in names}
 
-def read_list(store, version: str, variant: str, user: int | str) -> ItemList | None:
-    row = _read(store, "user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user))
-    return ItemList(**row) if row else None
+    def manifest(self) -> Manifest | None:
+        """What is served now, or None when nothing has been published."""
+        from feast.errors import FeatureViewNotFoundException
 
+        try:
+            row = self._row("publish_manifest", MANIFEST_FEATURES, "manifest_id", CURRENT)
+        except FeatureViewNotFoundException:
+            # Started before the first publish: the cached registry has no views yet. Look again next time.
+            self.store.refresh_registry()
+            return None
+        return Manifest(**row) if row else None
 
-def read_similar(store, version: str, movie_id: int) -> ItemList | None:
-    row = _read(store, "similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id))
-    return ItemList(**row) if row else None
+    def user_list(self, version: str, variant: str, user: int | str) -> ItemList | None:
+        row = self._row("user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user))
+        return ItemList(**row) if row else None
 
+    def similar(self, version: str, movie_id: int) -> ItemList | None:
+        row = self._row("similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id))
+        return ItemList(**row) if row else None
 
-def read_card(store, version: str, movie_id: int) -> MovieCard | None:
-    row = _read(store, "movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
-    return MovieCard(movie_id=movie_id, **row) if row else None
+    def card(self, version: str, movie_id: int) -> MovieCard | None:
+        row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
+        return MovieCard(movie_id=movie_id, **row) if row else None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from serving.store import open_store, read_manifest
+from serving.store import OnlineLists, open_store
 from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config
 
 
@@ -37,7 +37,7 @@ def test_dag_runs_every_step_and_publishes(dagbag, tmp_path):
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "success", states
     assert set(states.values()) == {"success"}
-    manifest = read_manifest(open_store(tiny_config(tmp_path)))
+    manifest = OnlineLists(open_store(tiny_config(tmp_path))).manifest()
     assert manifest and manifest.version.startswith("manual__")
 
 
@@ -51,4 +51,4 @@ def test_a_failed_gate_skips_publishing(dagbag, tmp_path):
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["gates_pass"] == "success"
     assert states["train_full"] == states["score_full"] == states["publish"] == "skipped"
-    assert read_manifest(open_store(tiny_config(tmp_path))) is None
+    assert OnlineLists(open_store(tiny_config(tmp_path))).manifest() is None

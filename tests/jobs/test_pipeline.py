@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from jobs.pipeline import run_pipeline
-from serving.store import FALLBACK, open_store, read_card, read_list, read_manifest, read_similar
+from serving.store import FALLBACK, OnlineLists, open_store
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.spark
@@ -42,20 +42,20 @@ def test_report_has_every_model_side_by_side(published):
 
 def test_published_lists_are_in_the_online_store_with_reasons(published):
     cfg, report = published
-    store = open_store(cfg)
-    manifest = read_manifest(store)
+    lists = OnlineLists(open_store(cfg))
+    manifest = lists.manifest()
     assert (manifest.version, manifest.experiment, manifest.variants) == ("tiny-run", "rerank-strategy", ["control", "slots"])
-    personal = read_list(store, "tiny-run", "control", 5)
+    personal = lists.user_list("tiny-run", "control", 5)
     assert 10 <= len(personal.movie_ids) <= cfg.models.final_list_size
     assert len(set(personal.movie_ids)) == len(personal.movie_ids)
     assert all(reason.startswith(("Because you watched ", "New release like ", "Popular", "Trending"))
                for reason in personal.reasons)
     assert len(personal.titles) == len(personal.genres) == len(personal.poster_paths) == len(personal.movie_ids)
     for variant in ("control", "slots"):
-        fallback = read_list(store, "tiny-run", variant, FALLBACK)
+        fallback = lists.user_list("tiny-run", variant, FALLBACK)
         assert fallback.reasons[0].startswith(("Popular", "Trending"))
         assert len(fallback.movie_ids) == cfg.models.final_list_size
-    assert read_list(store, "tiny-run", "control", 10_000_000) is None
+    assert lists.user_list("tiny-run", "control", 10_000_000) is None
     snapshot = pd.read_parquet(f"{cfg.feast.repo_dir}/data/user_recommendations.parquet")
     assert snapshot["list_key"].str.startswith("tiny-run:").all()
     assert f"tiny-run:control:{FALLBACK}" in set(snapshot["list_key"])
@@ -63,8 +63,8 @@ def test_published_lists_are_in_the_online_store_with_reasons(published):
 
 def test_variants_are_published_side_by_side_and_differ(published):
     cfg, _ = published
-    store = open_store(cfg)
-    control, slots = (read_list(store, "tiny-run", v, 5) for v in ("control", "slots"))
+    lists = OnlineLists(open_store(cfg))
+    control, slots = (lists.user_list("tiny-run", v, 5) for v in ("control", "slots"))
     assert control.movie_ids != slots.movie_ids
     assert set(slots.slots) >= {"similar", "diverse"}, "the slots variant fills its slots"
 
@@ -73,21 +73,21 @@ def test_similar_movies_and_cards_cover_the_catalog(published, spark):
     from jobs import lake
 
     cfg, _ = published
-    store = open_store(cfg)
+    lists = OnlineLists(open_store(cfg))
     movies = lake.read(spark, cfg.table_path("silver", "movies")).toPandas().set_index("movie_id")
     movie_id = int(movies.index[0])
-    card = read_card(store, "tiny-run", movie_id)
+    card = lists.card("tiny-run", movie_id)
     assert card.title == movies.loc[movie_id, "title"] and list(card.genres) == list(movies.loc[movie_id, "genres"])
-    similar = read_similar(store, "tiny-run", movie_id)
+    similar = lists.similar("tiny-run", movie_id)
     assert len(similar.movie_ids) == cfg.serving.similar_k
     assert movie_id not in similar.movie_ids and set(similar.movie_ids) <= set(movies.index)
     assert similar.scores == sorted(similar.scores, reverse=True)
     assert similar.titles == [movies.loc[m, "title"] for m in similar.movie_ids]
-    assert all(read_card(store, "tiny-run", int(m)) is not None for m in movies.index)
+    assert all(lists.card("tiny-run", int(m)) is not None for m in movies.index)
     # Neighbours are alike: they share a genre with the movie more often than random pairs do.
     genres = movies["genres"].map(set)
     sample = [int(m) for m in movies.index[:20]]
-    neighbours = sum(bool(genres[m] & genres[n]) for m in sample for n in read_similar(store, "tiny-run", m).movie_ids)
+    neighbours = sum(bool(genres[m] & genres[n]) for m in sample for n in lists.similar("tiny-run", m).movie_ids)
     anyone = sum(bool(genres[m] & genres[n]) for m in sample for n in movies.index if n != m)
     assert neighbours / (20 * cfg.serving.similar_k) > anyone / (20 * (len(movies) - 1))
 
@@ -98,8 +98,8 @@ def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
     from jobs import lake
 
     cfg, _ = published
-    store = open_store(cfg)
-    personal = read_list(store, "tiny-run", "control", 5)
+    lists = OnlineLists(open_store(cfg))
+    personal = lists.user_list("tiny-run", "control", 5)
     watched = {r["title"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 5)
                .join(lake.read(spark, cfg.table_path("silver", "movies")), "movie_id").collect()}
     named = [r.removeprefix("Because you watched ").removeprefix("New release like ") for r in personal.reasons
@@ -114,7 +114,7 @@ def test_no_recommended_movie_was_already_seen(published, spark):
 
     cfg, _ = published
     seen = {r["movie_id"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 7).collect()}
-    personal = read_list(open_store(cfg), "tiny-run", "control", 7)
+    personal = OnlineLists(open_store(cfg)).user_list("tiny-run", "control", 7)
     assert not seen & set(personal.movie_ids)
 
 
@@ -154,9 +154,9 @@ def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_servin
     assert report["published_version"] is None
     failed = [c["gate"] for c in report["gates"]["checks"] if not c["passed"]]
     assert failed == ["final ndcg@10 >= 0.99", "final@slots ndcg@10 >= 0.99"]
-    store = open_store(cfg)
-    assert read_manifest(store).version == "tiny-run"
-    assert read_list(store, "tiny-run", "control", 5) is not None
+    lists = OnlineLists(open_store(cfg))
+    assert lists.manifest().version == "tiny-run"
+    assert lists.user_list("tiny-run", "control", 5) is not None
     import mlflow
 
     from jobs.tracking import CHAMPION, RANKER_MODEL

@@ -28,19 +28,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class FlakyStore:
-    """A real store whose reads can be made to fail or to hang, as a store that is down or overloaded."""
+class FlakyLists:
+    """Real store reads that can be made to fail or to hang, as a store that is down or overloaded."""
 
-    def __init__(self, store) -> None:
-        self.store = store
+    def __init__(self, lists) -> None:
+        self.lists = lists
         self.mode = "ok"
 
-    def get_online_features(self, **kwargs):
-        if self.mode == "down":
-            raise ConnectionError("connection refused")
-        if self.mode == "hanging":
-            time.sleep(3.0)
-        return self.store.get_online_features(**kwargs)
+    def __getattr__(self, name):
+        read = getattr(self.lists, name)
+
+        def flaky(*args):
+            if self.mode == "down":
+                raise ConnectionError("connection refused")
+            if self.mode == "hanging":
+                time.sleep(3.0)
+            return read(*args)
+
+        return flaky
 
 
 @pytest.fixture(scope="module")

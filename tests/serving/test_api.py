@@ -4,10 +4,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.store import open_store
+from serving.store import OnlineLists, open_store
 from serving.variants import assign
 from tests.conftest import tiny_config
-from tests.serving.conftest import FlakyStore
+from tests.serving.conftest import FlakyLists
 
 pytestmark = pytest.mark.spark
 
@@ -137,11 +137,11 @@ def test_cors_allows_only_the_configured_origins(published):
 @pytest.mark.parametrize("mode", ["down", "hanging"])
 def test_a_failing_store_is_answered_from_the_fallback_cache(published, mode):
     cfg, _ = published
-    store = FlakyStore(open_store(cfg))
-    with TestClient(create_app(cfg, store=store)) as client:
+    lists = FlakyLists(OnlineLists(open_store(cfg)))
+    with TestClient(create_app(cfg, lists=lists)) as client:
         personal = client.get("/v1/users/5/recommendations", params={"k": 5}).json()
         assert personal["fallback"] is False
-        store.mode = mode
+        lists.mode = mode
         body = client.get("/v1/users/5/recommendations", params={"k": 5})
         assert body.status_code == 200
         body = body.json()
@@ -152,16 +152,16 @@ def test_a_failing_store_is_answered_from_the_fallback_cache(published, mode):
         assert 'movierec_fallbacks_total{cause="store_unavailable"}' in metrics
         assert f'movierec_store_errors_total{{kind="{"error" if mode == "down" else "timeout"}"}}' in metrics
         assert client.get("/ready").status_code == 503
-        store.mode = "ok"
+        lists.mode = "ok"
         assert client.get("/ready").status_code == 200
         assert client.get("/v1/users/5/recommendations").json()["fallback"] is False
 
 
 def test_store_down_from_the_start_is_a_503_not_a_500(published):
     cfg, _ = published
-    store = FlakyStore(open_store(cfg))
-    store.mode = "down"
-    with TestClient(create_app(cfg, store=store)) as client:
+    lists = FlakyLists(OnlineLists(open_store(cfg)))
+    lists.mode = "down"
+    with TestClient(create_app(cfg, lists=lists)) as client:
         response = client.get("/v1/users/5/recommendations")
         assert response.status_code == 503
         assert "unreachable" in response.json()["detail"]
