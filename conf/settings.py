@@ -270,9 +270,6 @@ class Config(_Strict):
                 self.variant_rerank(name)
             except ValidationError as exc:
                 raise ValueError(f"experiment.variants.{name}.rerank: {exc.errors()[0]['msg']}") from exc
-        if self.serving.max_k > self.models.final_list_size:
-            raise ValueError(f"serving.max_k ({self.serving.max_k}) is above models.final_list_size "
-                             f"({self.models.final_list_size}): lists are published with that many items")
         return self
 
     def variant_rerank(self, name: str) -> RerankConfig:
