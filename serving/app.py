@@ -235,5 +235,6 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
 def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host or cfg.serving.host, port=port or cfg.serving.port, log_level="warning",
-                access_log=False)
+    host, port = host or cfg.serving.host, port or cfg.serving.port
+    print(f"movierec API on http://{host}:{port}/ (explorer page), docs at /docs, store: {cfg.feast.online_store}", flush=True)
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning", access_log=False)
