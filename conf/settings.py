@@ -66,6 +66,13 @@ class FeastConfig(_Strict):
     redis_connection: str = "localhost:6379"
 
 
+class ContractsConfig(_Strict):
+    """Batch-level limits: beyond them the ingest stops before silver is written."""
+
+    max_quarantine_share: float = Field(0.5, ge=0, le=1)  # more bad rows than this means a broken feed or schema drift
+    min_volume_ratio: float = Field(0.2, ge=0, le=1)      # rows landing vs the table's previous batch: below = collapse
+
+
 class MlflowConfig(_Strict):
     tracking_uri: str
     artifact_location: str
@@ -255,6 +262,7 @@ class Config(_Strict):
     source: SourceConfig
     synthetic: SyntheticConfig
     feast: FeastConfig
+    contracts: ContractsConfig = ContractsConfig()
     mlflow: MlflowConfig
     interactions: InteractionsConfig
     evaluation: EvaluationConfig
@@ -280,6 +288,11 @@ class Config(_Strict):
     def table_path(self, layer: str, name: str) -> str:
         """Location of the Delta table `layer/name` under the lake root."""
         return f"{self.lake_root.rstrip('/')}/{layer}/{name}"
+
+    @property
+    def validations_dir(self) -> Path:
+        """Data-contract results, one folder per ingested batch."""
+        return Path(self.workdir) / "validations"
 
     def run_dir(self, run_id: str) -> Path:
         return Path(self.runs_dir) / run_id

@@ -15,6 +15,10 @@ from data_contracts import columns as S
 
 # Allow clocks a little skew before calling an event "in the future".
 FUTURE_TOLERANCE = "INTERVAL 1 DAY"
+# Limits shared with the batch contracts (data_contracts/suites.py), which check the landed batch again.
+MAX_WATCH_SECONDS = 7 * 24 * 3600
+MAX_RUNTIME_MINUTES = 1500
+MAX_AGE = 120
 
 
 def event_rules() -> list[tuple[str, Column]]:
@@ -29,6 +33,7 @@ def event_rules() -> list[tuple[str, Column]]:
         ("ts_in_future", F.col(S.TS) > F.current_timestamp() + F.expr(FUTURE_TOLERANCE)),
         ("rating_out_of_range", is_rating & (F.col(S.VALUE).isNull() | (F.col(S.VALUE) < 0.5) | (F.col(S.VALUE) > 5.0))),
         ("negative_watch_seconds", F.coalesce(F.col(S.WATCH_SECONDS) < 0, F.lit(False))),
+        ("watch_seconds_too_large", F.coalesce(F.col(S.WATCH_SECONDS) > MAX_WATCH_SECONDS, F.lit(False))),
     ]
 
 
@@ -38,6 +43,8 @@ def movie_rules() -> list[tuple[str, Column]]:
         ("invalid_movie_id", F.col(S.MOVIE_ID).isNull()),
         ("missing_title", F.col("title").isNull() | (F.length(F.trim("title")) == 0)),
         ("negative_runtime", F.coalesce(F.col("runtime") < 0, F.lit(False))),
+        ("runtime_too_long", F.coalesce(F.col("runtime") > MAX_RUNTIME_MINUTES, F.lit(False))),
+        ("vote_average_out_of_range", F.coalesce((F.col("vote_average") < 0) | (F.col("vote_average") > 10), F.lit(False))),
     ]
 
 
@@ -45,6 +52,7 @@ def user_rules() -> list[tuple[str, Column]]:
     return [
         ("unparseable_row", F.col("_parsed").isNull()),
         ("invalid_user_id", F.col(S.USER_ID).isNull() | (F.col(S.USER_ID) < 0)),
+        ("age_out_of_range", F.coalesce((F.col("age") < 0) | (F.col("age") > MAX_AGE), F.lit(False))),
     ]
 
 

@@ -16,11 +16,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 
 from data_contracts import columns as S
-
-# Type names as Great Expectations reports them for Spark columns.
-SPARK_TYPES = {"string": "StringType", "bigint": "LongType", "int": "IntegerType", "double": "DoubleType",
-               "boolean": "BooleanType", "timestamp": "TimestampType", "date": "DateType"}
-
+from data_contracts.rules import MAX_AGE, MAX_RUNTIME_MINUTES, MAX_WATCH_SECONDS
 
 @dataclass(frozen=True)
 class Range:
@@ -43,12 +39,12 @@ class Contract:
 CONTRACTS = {
     "interactions": Contract(
         "interactions", S.EVENT_ID, not_null=(S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.TS),
-        ranges=(Range(S.USER_ID, 0), Range(S.MOVIE_ID, 0), Range(S.WATCH_SECONDS, 0, 7 * 24 * 3600)),
+        ranges=(Range(S.USER_ID, 0), Range(S.MOVIE_ID, 0), Range(S.WATCH_SECONDS, 0, MAX_WATCH_SECONDS)),
         allowed={S.EVENT_TYPE: S.EVENT_TYPES}),
     "movies": Contract(
         "movies", S.MOVIE_ID, not_null=("title",),
-        ranges=(Range("runtime", 0, 1500), Range("vote_average", 0, 10), Range("year", 1870, 2100))),
-    "users": Contract("users", S.USER_ID, ranges=(Range(S.USER_ID, 0), Range("age", 0, 120))),
+        ranges=(Range("runtime", 0, MAX_RUNTIME_MINUTES), Range("vote_average", 0, 10), Range("year", 1870, 2100))),
+    "users": Contract("users", S.USER_ID, ranges=(Range(S.USER_ID, 0), Range("age", 0, MAX_AGE))),
 }
 
 
@@ -99,7 +95,10 @@ def validate(frame: DataFrame, table: str, expected_schema, min_rows: int) -> Ve
     if drift:
         return Verdict(table, False, [f"schema: {p}" for p in drift], {"schema": drift})
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # a batch job's log, not a terminal
     batch = (context.data_sources.add_spark(f"silver_{table}")
              .add_dataframe_asset(table).add_batch_definition_whole_dataframe("batch")
              .get_batch(batch_parameters={"dataframe": frame}))

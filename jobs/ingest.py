@@ -3,7 +3,10 @@
 Bronze keeps every line as received under a deterministic batch id, so re-running a batch
 replaces it. Silver interactions are MERGEd on event_id (insert-only: events are immutable),
 movies and users are upserted on their ids. Rows failing a rule land in quarantine with the
-rule's name; nothing is dropped silently: read = landed + duplicates + quarantined.
+rule's name; nothing is dropped silently: read = landed + duplicates + quarantined. Then the
+table's Great Expectations suite (data_contracts/suites.py) judges the batch about to land; a
+failing batch, or one where too many rows failed the row rules, stops the ingest before silver
+is touched. Validation results are saved under <workdir>/validations/<batch_id>/.
 
 Interactions are partitioned by month, not day: a backfill of MovieLens' 22 years would
 otherwise write ~4,000 tiny partitions, and Delta's per-file statistics on event_date still
@@ -13,6 +16,8 @@ let a one-day rewrite skip the other days' files.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,10 +26,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conf import Config
-from data_contracts import rules
+from data_contracts import rules, suites
 from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
+from jobs.errors import PipelineError
 from jobs.sources import movielens, synthetic
 from jobs.sources.files import write_jsonl
 
@@ -42,6 +48,10 @@ class Landing:
     users_path: str | None
 
 
+class ContractViolation(PipelineError):
+    """A batch broke its table's contract; silver was not changed."""
+
+
 @dataclass(frozen=True)
 class TableCounts:
     read: int
@@ -50,6 +60,7 @@ class TableCounts:
     quarantined: int
     inserted: int
     by_rule: dict[str, int]
+    contract: str = ""           # where the batch's validation result is saved
 
 
 def land(cfg: Config) -> Landing:
@@ -220,11 +231,42 @@ def _quarantine(cfg: Config, bad: DataFrame, table: str, batch_id: str) -> dict[
     return {r[S.REASON]: r["count"] for r in bad.groupBy(S.REASON).count().collect()}
 
 
+def _previous_volumes(cfg: Config) -> dict:
+    path = cfg.validations_dir / "volumes.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _record_volume(cfg: Config, table: str, batch_id: str, landed: int) -> None:
+    volumes = _previous_volumes(cfg)
+    volumes[table] = {"batch_id": batch_id, "landed": landed}
+    cfg.validations_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.validations_dir / "volumes.json").write_text(json.dumps(volumes, indent=1))
+
+
+def _min_rows(cfg: Config, table: str, batch_id: str) -> int:
+    """At least one row; and, after a previous batch of this table, `min_volume_ratio` of its volume."""
+    previous = _previous_volumes(cfg).get(table)
+    if previous is None or previous["batch_id"] == batch_id:
+        return 1
+    return max(1, math.ceil(previous["landed"] * cfg.contracts.min_volume_ratio))
+
+
+def _check_bad_share(cfg: Config, table: str, batch_id: str, read: int, by_rule: dict[str, int]) -> None:
+    quarantined = sum(by_rule.values())
+    if read and quarantined / read > cfg.contracts.max_quarantine_share:
+        worst = ", ".join(f"{rule} {n}" for rule, n in sorted(by_rule.items(), key=lambda kv: -kv[1])[:3])
+        raise ContractViolation(
+            f"{table}: {quarantined} of {read} rows of batch {batch_id} failed the row rules ({worst}), above "
+            f"contracts.max_quarantine_share {cfg.contracts.max_quarantine_share:.0%}: a broken feed or a schema "
+            f"change. The rows are in quarantine; silver.{table} was not changed.")
+
+
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
                 key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None) -> TableCounts:
     checked = _check(parsed, table_rules)
     read = checked.count()
     by_rule = _quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
+    _check_bad_share(cfg, name, batch_id, read, by_rule)
     quarantined = sum(by_rule.values())
     valid_rows = read - quarantined
     valid = checked.where(F.col(S.REASON).isNull()).select(*[f.name for f in schema.fields], *LINEAGE)
@@ -239,6 +281,13 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
                    .withColumn(S.EVENT_MONTH, F.date_format(S.TS, "yyyy-MM")))
     deduped = deduped.cache()
     landed = deduped.count()
+    verdict = suites.validate(deduped, name, schema, _min_rows(cfg, name, batch_id))
+    saved = suites.save(verdict, cfg.validations_dir / batch_id)
+    if not verdict.success:
+        deduped.unpersist()
+        checked.unpersist()
+        raise ContractViolation(f"{name}: batch {batch_id} breaks its contract: {'; '.join(verdict.failed)}. "
+                                f"silver.{name} was not changed; the validation result is in {saved}")
     target = cfg.table_path("silver", name)
     if insert_only:
         inserted = lake.merge_insert_new(spark, deduped, target, [key], partition_by=[S.EVENT_MONTH])
@@ -246,8 +295,9 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
         inserted = lake.merge_upsert(spark, deduped, target, [key], ignore_changes=LINEAGE)
     deduped.unpersist()
     checked.unpersist()
+    _record_volume(cfg, name, batch_id, landed)
     return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed, quarantined=quarantined,
-                       inserted=inserted, by_rule=by_rule)
+                       inserted=inserted, by_rule=by_rule, contract=str(saved))
 
 
 def ingest(cfg: Config, spark: SparkSession) -> dict:
