@@ -37,14 +37,19 @@ class SparkConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    kind: Literal["synthetic", "movielens"] = "synthetic"
+    kind: Literal["synthetic", "movielens", "files"] = "synthetic"
     data_dir: str | None = None
     tmdb_dir: str | None = None
+    events_dir: str | None = None    # files: event logs (.jsonl/.json, .csv, .parquet), optionally in dt=YYYY-MM-DD folders
+    movies_path: str | None = None   # files: TMDB JSON lines, or a folder with the TMDB 5000 CSVs
+    users_path: str | None = None    # files: user JSON lines (optional: users then come from the events)
 
     @model_validator(mode="after")
-    def _movielens_needs_data(self) -> SourceConfig:
+    def _source_needs_its_paths(self) -> SourceConfig:
         if self.kind == "movielens" and not self.data_dir:
             raise ValueError("source.kind=movielens needs source.data_dir (the MovieLens folder)")
+        if self.kind == "files" and not (self.events_dir and self.movies_path):
+            raise ValueError("source.kind=files needs source.events_dir and source.movies_path")
         return self
 
 

@@ -1,4 +1,5 @@
-"""Every 6 hours: ingest, features, train + evaluate on a temporal split, and publish if the gates pass.
+"""Training: every 6 hours, or as soon as the ingest DAG has updated silver: features, train +
+evaluate on a temporal split, and publish if the gates pass.
 
 Each task is one call into `jobs/`; heavy imports happen inside tasks so parsing stays cheap.
 """
@@ -7,16 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-PARAMS = {
-    "env": Param(None, type=["null", "string"], description="conf/<env>.yaml; default $MOVIEREC_ENV or local"),
-    "workdir": Param(None, type=["null", "string"], description="lake, runs, Feast repo and MLflow store"),
-    "source": Param(None, type=["null", "string"], enum=[None, "synthetic", "movielens"]),
-    "data_dir": Param(None, type=["null", "string"]),
-    "tmdb_dir": Param(None, type=["null", "string"]),
-    "overrides": Param({}, type="object", description="nested config overrides"),
-}
+from jobs.context import RUN_PARAMS
+
+SILVER = Asset("movierec_silver")  # updated by dags/movierec_ingest.py
 
 
 def _spark(params):
@@ -28,28 +24,21 @@ def _spark(params):
 
 
 @dag(
-    schedule=timedelta(hours=6),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 */6 * * *", timezone="UTC"), assets=[SILVER]),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    params=PARAMS,
+    params={name: Param(**spec) for name, spec in RUN_PARAMS.items()},
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
     tags=["movierec"],
 )
 def movierec_pipeline():
     @task
-    def ingest(params=None, run_id=None) -> str:
-        from jobs.ingest import ingest as run_ingest
+    def features(params=None, run_id=None) -> str:
+        from jobs.features import build_features
         from jobs.runs import safe_run_id
 
-        cfg, spark = _spark(params)
-        run_ingest(cfg, spark)
-        return safe_run_id(run_id)
-
-    @task
-    def features(movierec_run: str, params=None) -> str:
-        from jobs.features import build_features
-
+        movierec_run = safe_run_id(run_id)
         cfg, spark = _spark(params)
         build_features(cfg, spark, movierec_run)
         return movierec_run
@@ -84,7 +73,7 @@ def movierec_pipeline():
         cfg, spark = _spark(params)
         return run_publish(cfg, spark, movierec_run)
 
-    run = features(ingest())
+    run = features()
     evaluated = score.override(task_id="score_eval")(train.override(task_id="train_eval")(run, "eval"), "eval")
     passed = gates_pass(evaluated)
     full = train.override(task_id="train_full")(evaluated, "full")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
@@ -28,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     pipeline = sub.add_parser("pipeline", parents=[common], help="run every step, then publish if the gates pass")
     pipeline.add_argument("--report", help="write the pipeline report (JSON) here")
     pipeline.add_argument("--run-id")
-    sub.add_parser("ingest", parents=[common], help="sources -> bronze -> silver (+ quarantine)")
+    ingest = sub.add_parser("ingest", parents=[common], help="sources -> bronze -> silver (+ quarantine)")
+    ingest.add_argument("--date", type=_day, help="ingest only the events logged on this day (YYYY-MM-DD)")
+    backfill = sub.add_parser("backfill", parents=[common], help="the daily ingest for each day of a range, resumable")
+    backfill.add_argument("--start", type=_day, required=True, help="first day (YYYY-MM-DD)")
+    backfill.add_argument("--end", type=_day, required=True, help="last day, included")
+    backfill.add_argument("--force", action="store_true", help="re-ingest days already in the ingest log")
     for name in ("features", "evaluate", "publish"):
         sub.add_parser(name, parents=[common], help=f"the {name} step for --run-id").add_argument("--run-id", required=True)
     for name in ("train", "score"):
@@ -39,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _set_overrides(items: list[str]) -> dict:
@@ -84,9 +97,13 @@ def _run(args: argparse.Namespace) -> dict | None:
             Path(args.report).write_text(json.dumps(report, indent=2))
         return report
     if args.command == "ingest":
-        from jobs.ingest import ingest
+        from jobs.ingest import Interval, ingest
 
-        return ingest(cfg, spark)
+        return ingest(cfg, spark, Interval(args.date, args.date + timedelta(days=1)) if args.date else None)
+    if args.command == "backfill":
+        from jobs.backfill import backfill
+
+        return backfill(cfg, spark, args.start, args.end, args.force)
     if args.command == "features":
         from jobs.features import build_features
 

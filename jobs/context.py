@@ -7,6 +7,16 @@ from typing import Any
 
 from conf import Config, load_config
 
+# The parameters a DAG run takes, as JSON-schema fragments; the DAG files wrap them in Airflow Params.
+RUN_PARAMS: dict[str, dict[str, Any]] = {
+    "env": {"default": None, "type": ["null", "string"], "description": "conf/<env>.yaml; default $MOVIEREC_ENV or local"},
+    "workdir": {"default": None, "type": ["null", "string"], "description": "lake, runs, Feast repo and MLflow store"},
+    "source": {"default": None, "type": ["null", "string"], "enum": [None, "synthetic", "movielens"]},
+    "data_dir": {"default": None, "type": ["null", "string"]},
+    "tmdb_dir": {"default": None, "type": ["null", "string"]},
+    "overrides": {"default": {}, "type": "object", "description": "nested config overrides"},
+}
+
 
 def config_from_params(params: Mapping[str, Any]) -> Config:
     """params: env, workdir, source, data_dir, tmdb_dir (each optional) and `overrides`, a nested mapping."""

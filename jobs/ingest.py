@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -32,9 +33,27 @@ from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.errors import PipelineError
 from jobs.sources import movielens, synthetic
-from jobs.sources.files import write_jsonl
+from jobs.sources.files import event_files, write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A data interval [start, end) of whole days, as Airflow hands it to the daily ingest."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        # Plain dates: Airflow hands out pendulum dates, which Spark does not accept as DateType values.
+        object.__setattr__(self, "start", date(self.start.year, self.start.month, self.start.day))
+        object.__setattr__(self, "end", date(self.end.year, self.end.month, self.end.day))
+        if self.end <= self.start:
+            raise PipelineError(f"empty interval: {self.start} to {self.end}")
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days)]
 
 
 @dataclass(frozen=True)
@@ -42,8 +61,8 @@ class Landing:
     """Where one source's files are and how their lines are laid out."""
 
     source: str
-    events_path: str
-    events_format: str  # jsonl | ml_csv | ml_dat
+    events_path: str    # a file, or a log folder split by arrival day: dt=YYYY-MM-DD/
+    events_format: str  # jsonl | ml_csv | ml_dat | files (JSON lines, CSV and Parquet, each row read as JSON)
     movies_path: str    # JSON lines, TMDB-shaped
     users_path: str | None
 
@@ -61,6 +80,7 @@ class TableCounts:
     inserted: int
     by_rule: dict[str, int]
     contract: str = ""           # where the batch's validation result is saved
+    unchanged_since: str = ""    # a snapshot (movies, users) not read again: same files as this batch
 
 
 def land(cfg: Config) -> Landing:
@@ -69,6 +89,11 @@ def land(cfg: Config) -> Landing:
     if cfg.source.kind == "synthetic":
         paths = synthetic.write_synthetic(cfg.synthetic, cfg.seed, out)
         return Landing("synthetic", str(paths["events"]), "jsonl", str(paths["movies"]), str(paths["users"]))
+    if cfg.source.kind == "files":
+        movies = Path(cfg.source.movies_path)
+        if movies.is_dir():  # the TMDB 5000 CSVs
+            movies = write_jsonl(out / "movies.jsonl", list(movielens.read_tmdb_5000(movies).values()))
+        return Landing("files", cfg.source.events_dir, "files", str(movies), cfg.source.users_path)
     data_dir = Path(cfg.source.data_dir)
     ratings = movielens.find_ratings(data_dir)
     tmdb_dir = Path(cfg.source.tmdb_dir) if cfg.source.tmdb_dir else None
@@ -78,28 +103,82 @@ def land(cfg: Config) -> Landing:
     return Landing("movielens", str(ratings.path), f"ml_{ratings.layout}", str(movies_path), users_path)
 
 
-def batch_id_for(landing: Landing) -> str:
-    """A fingerprint of the landing files (name, size, first MiB): re-ingesting the same files
-    replaces their batch in bronze instead of adding another one."""
+def event_paths(landing: Landing, interval: Interval | None) -> list[str]:
+    """The event files to read: everything, or the days of `interval` from a log split by arrival day.
+
+    An event lands in silver by its own timestamp, so a late event read with a later day's log
+    joins its own day in silver."""
+    if interval is None:
+        return [landing.events_path]
+    folder = Path(landing.events_path)
+    if not folder.is_dir():
+        raise PipelineError(f"{landing.events_path} is one file: ingesting by day needs an event log split into "
+                            f"dt=YYYY-MM-DD folders; ingest it whole with `movierec ingest` (no --date)")
+    return [str(folder / f"dt={day.isoformat()}") for day in interval.days() if (folder / f"dt={day.isoformat()}").is_dir()]
+
+
+def _files(paths: list[str]) -> list[Path]:
+    out = []
+    for path in map(Path, paths):
+        out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    return out
+
+
+def fingerprint(paths: list[str]) -> str:
+    """Of the files under `paths`: name, size and first MiB of each."""
     digest = hashlib.sha1()
-    for path in (landing.events_path, landing.movies_path, landing.users_path):
-        if path:
-            stat = Path(path).stat()
-            digest.update(f"{Path(path).name}:{stat.st_size}".encode())
-            with open(path, "rb") as fh:
-                digest.update(fh.read(1 << 20))
-    return f"{landing.source}-{digest.hexdigest()[:16]}"
+    for path in _files(paths):
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+        with open(path, "rb") as fh:
+            digest.update(fh.read(1 << 20))
+    return digest.hexdigest()[:16]
 
 
-def _to_bronze(spark: SparkSession, cfg: Config, name: str, path: str, fmt: str, landing: Landing, batch_id: str) -> DataFrame:
-    lines = spark.read.text(path).withColumnRenamed("value", S.PAYLOAD)
+def batch_id_for(landing: Landing, events: list[str], interval: Interval | None = None) -> str:
+    """The files read plus the interval: re-ingesting the same files replaces their batch in bronze
+    instead of adding another one."""
+    days = f"-{interval.start:%Y%m%d}-{interval.end:%Y%m%d}" if interval else ""
+    return f"{landing.source}{days}-{fingerprint([*events, landing.movies_path, *filter(None, [landing.users_path])])}"
+
+
+def _unchanged(cfg: Config, table: str, files: str) -> TableCounts | None:
+    """Counts for a snapshot table whose files are the ones its last batch landed; None if they changed."""
+    previous = _previous_volumes(cfg).get(table)
+    if previous is None or previous.get("files") != files:
+        return None
+    return TableCounts(read=0, landed=0, duplicates=0, quarantined=0, inserted=0, by_rule={},
+                       unchanged_since=previous["batch_id"])
+
+
+def _raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
+    """(payload, source_file) for every row of `paths`: lines as they are, or for `files`, CSV and
+    Parquet rows turned into JSON objects (each file read on its own: their columns may differ)."""
+    empty = spark.createDataFrame([], f"{S.PAYLOAD} string, {S.SOURCE_FILE} string")
+    if fmt != "files":
+        return spark.read.text(paths).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE)) if paths else empty
+    found = event_files(paths)
+    frames = [spark.read.text(found["json"]).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE))
+              ] if found["json"] else []
+    for path in found["csv"]:
+        frames.append(spark.read.csv(path, header=True, mode="PERMISSIVE", inferSchema=False)
+                      .select(F.to_json(F.struct("*")).alias(S.PAYLOAD), F.lit(path).alias(S.SOURCE_FILE)))
+    for path in found["parquet"]:
+        frames.append(spark.read.parquet(path).select(F.to_json(F.struct("*")).alias(S.PAYLOAD), F.lit(path).alias(S.SOURCE_FILE)))
+    for frame in frames:
+        empty = empty.unionByName(frame)
+    return empty
+
+
+def _to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fmt: str, landing: Landing,
+               batch_id: str) -> DataFrame:
+    lines = _raw_lines(spark, paths, fmt)
     if fmt == "ml_csv":
         lines = lines.where(F.col(S.PAYLOAD) != movielens.RATINGS_CSV_HEADER)
     lines = lines.where(F.length(F.trim(S.PAYLOAD)) > 0)
     bronze = lines.select(
         S.PAYLOAD,
         F.lit(fmt).alias(S.PAYLOAD_FORMAT),
-        F.input_file_name().alias(S.SOURCE_FILE),
+        S.SOURCE_FILE,
         F.lit(batch_id).alias(S.BATCH_ID),
         F.lit(landing.source).alias(S.SOURCE),
         F.current_timestamp().alias(S.INGESTED_AT),
@@ -112,7 +191,7 @@ def _to_bronze(spark: SparkSession, cfg: Config, name: str, path: str, fmt: str,
 def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
     """Bronze event lines -> typed event columns plus `_parsed` (null when the line is unreadable)."""
     payload = F.col(S.PAYLOAD)
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "files"):
         fields = T.StructType([
             T.StructField(S.EVENT_ID, T.StringType()), T.StructField(S.USER_ID, T.StringType()),
             T.StructField(S.MOVIE_ID, T.StringType()), T.StructField(S.EVENT_TYPE, T.StringType()),
@@ -236,9 +315,9 @@ def _previous_volumes(cfg: Config) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _record_volume(cfg: Config, table: str, batch_id: str, landed: int) -> None:
+def _record_volume(cfg: Config, table: str, batch_id: str, landed: int, files: str) -> None:
     volumes = _previous_volumes(cfg)
-    volumes[table] = {"batch_id": batch_id, "landed": landed}
+    volumes[table] = {"batch_id": batch_id, "landed": landed, "files": files}
     cfg.validations_dir.mkdir(parents=True, exist_ok=True)
     (cfg.validations_dir / "volumes.json").write_text(json.dumps(volumes, indent=1))
 
@@ -262,7 +341,7 @@ def _check_bad_share(cfg: Config, table: str, batch_id: str, read: int, by_rule:
 
 
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
-                key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None) -> TableCounts:
+                key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "") -> TableCounts:
     checked = _check(parsed, table_rules)
     read = checked.count()
     by_rule = _quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
@@ -295,36 +374,74 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
         inserted = lake.merge_upsert(spark, deduped, target, [key], ignore_changes=LINEAGE)
     deduped.unpersist()
     checked.unpersist()
-    _record_volume(cfg, name, batch_id, landed)
+    _record_volume(cfg, name, batch_id, landed, files)
     return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed, quarantined=quarantined,
                        inserted=inserted, by_rule=by_rule, contract=str(saved))
 
 
-def ingest(cfg: Config, spark: SparkSession) -> dict:
-    """Run the configured source through bronze into silver; return per-table counts."""
+def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -> dict:
+    """Run the configured source through bronze into silver; return per-table counts.
+
+    With `interval`, only the events logged in those days are read (movies and users are
+    snapshots, upserted whole); the interval is then recorded in the ingest log, whose latest
+    end is the watermark."""
     landing = land(cfg)
-    batch_id = batch_id_for(landing)
-    report: dict = {"batch_id": batch_id, "source": landing.source, "tables": {}}
+    events = event_paths(landing, interval)
+    batch_id = batch_id_for(landing, events, interval)
+    report: dict = {"batch_id": batch_id, "source": landing.source, "tables": {},
+                    "interval": [interval.start.isoformat(), interval.end.isoformat()] if interval else None}
 
-    movies_bronze = _to_bronze(spark, cfg, "movies", landing.movies_path, "json", landing, batch_id)
-    report["tables"]["movies"] = asdict(_land_table(
-        cfg, spark, "movies", parse_movies(movies_bronze), rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID,
-        batch_id, insert_only=False, dedupe_order=S.INGESTED_AT))
+    # Movies and users are snapshots: a daily ingest reads them again only when their files changed.
+    movie_files = fingerprint([landing.movies_path])
+    report["tables"]["movies"] = asdict((interval and _unchanged(cfg, "movies", movie_files)) or _land_table(
+        cfg, spark, "movies", parse_movies(_to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)),
+        rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID, batch_id, insert_only=False, dedupe_order=S.INGESTED_AT,
+        files=movie_files))
 
-    events_bronze = _to_bronze(spark, cfg, "events", landing.events_path, landing.events_format, landing, batch_id)
+    events_bronze = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
     report["tables"]["interactions"] = asdict(_land_table(
         cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
         EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True))
 
-    users = (_users_from_file(spark, cfg, landing, batch_id) if landing.users_path
-             else _users_from_events(spark, cfg, batch_id))
-    report["tables"]["users"] = asdict(_land_table(
-        cfg, spark, "users", users, rules.user_rules(), USER_SCHEMA, S.USER_ID, batch_id, insert_only=False))
+    if landing.users_path:
+        user_files = fingerprint([landing.users_path])
+        report["tables"]["users"] = asdict((interval and _unchanged(cfg, "users", user_files)) or _land_table(
+            cfg, spark, "users", _users_from_file(spark, cfg, landing, batch_id), rules.user_rules(), USER_SCHEMA,
+            S.USER_ID, batch_id, insert_only=False, files=user_files))
+    else:
+        report["tables"]["users"] = asdict(_land_table(
+            cfg, spark, "users", _users_from_events(spark, cfg, batch_id), rules.user_rules(), USER_SCHEMA, S.USER_ID,
+            batch_id, insert_only=False))
+    if interval:
+        _log_interval(cfg, spark, interval, batch_id, report)
     return report
 
 
+def _log_interval(cfg: Config, spark: SparkSession, interval: Interval, batch_id: str, report: dict) -> None:
+    landed = {name: t["landed"] for name, t in report["tables"].items()}
+    row = spark.createDataFrame([(interval.start, interval.end, batch_id, json.dumps(landed), datetime.now(UTC))],
+                                "interval_start date, interval_end date, batch_id string, landed string, finished_at timestamp")
+    lake.replace_where(row, cfg.table_path("state", "ingest_log"), {"interval_start": interval.start.isoformat()})
+
+
+def ingested_days(cfg: Config, spark: SparkSession) -> set[date]:
+    """Start days of the intervals ingested so far."""
+    path = cfg.table_path("state", "ingest_log")
+    if not lake.exists(spark, path):
+        return set()
+    return {r["interval_start"] for r in lake.read(spark, path).select("interval_start").collect()}
+
+
+def watermark(cfg: Config, spark: SparkSession) -> date | None:
+    """The end of the latest interval ingested: where the next daily ingest starts."""
+    path = cfg.table_path("state", "ingest_log")
+    if not lake.exists(spark, path):
+        return None
+    return lake.read(spark, path).agg(F.max("interval_end")).first()[0]
+
+
 def _users_from_file(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str) -> DataFrame:
-    return parse_users(_to_bronze(spark, cfg, "users", landing.users_path, "json", landing, batch_id))
+    return parse_users(_to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id))
 
 
 def _users_from_events(spark: SparkSession, cfg: Config, batch_id: str) -> DataFrame:

@@ -38,8 +38,8 @@ def merge_insert_new(spark: SparkSession, df: DataFrame, path: str, keys: list[s
         return df.count()
     condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     table = DeltaTable.forPath(spark, path)
-    table.alias("t").merge(df.alias("s"), condition).whenNotMatchedInsertAll().execute()
-    return _last_metric(table, "numTargetRowsInserted")
+    metrics = table.alias("t").merge(df.alias("s"), condition).whenNotMatchedInsertAll().execute().first()
+    return _merged_rows(metrics, "num_inserted_rows")
 
 
 def merge_upsert(spark: SparkSession, df: DataFrame, path: str, keys: list[str], ignore_changes: tuple[str, ...] = ()) -> int:
@@ -56,16 +56,17 @@ def merge_upsert(spark: SparkSession, df: DataFrame, path: str, keys: list[str],
     compared = [c for c in df.columns if c not in keys and c not in ignore_changes]
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in compared)
     table = DeltaTable.forPath(spark, path)
-    (table.alias("t").merge(df.alias("s"), condition)
-     .whenMatchedUpdateAll(condition=changed or None)
-     .whenNotMatchedInsertAll()
-     .execute())
-    return _last_metric(table, "numTargetRowsInserted") + _last_metric(table, "numTargetRowsUpdated")
+    metrics = (table.alias("t").merge(df.alias("s"), condition)
+               .whenMatchedUpdateAll(condition=changed or None)
+               .whenNotMatchedInsertAll()
+               .execute().first())
+    return _merged_rows(metrics, "num_inserted_rows") + _merged_rows(metrics, "num_updated_rows")
 
 
-def _last_metric(table: DeltaTable, name: str) -> int:
-    metrics = table.history(1).select("operationMetrics").first()[0] or {}
-    return int(metrics.get(name, 0))
+def _merged_rows(metrics, name: str) -> int:
+    """A count from the row MERGE returns (the table's history is no guide: a MERGE that changes nothing
+    may not commit, leaving the previous operation's metrics on top)."""
+    return int(metrics[name] or 0) if metrics is not None and name in metrics.asDict() else 0
 
 
 def version(spark: SparkSession, path: str) -> int:

@@ -1,4 +1,5 @@
-"""Writing landing files atomically, so a reader never sees half a file."""
+"""Landing files: written atomically, so a reader never sees half a file; event logs read in any of
+the formats producers write (JSON lines, CSV with a header, Parquet), each row as a JSON line."""
 
 from __future__ import annotations
 
@@ -15,3 +16,25 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
             fh.write(json.dumps(row, default=str) + "\n")
     tmp.replace(path)
     return path
+
+
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
+EVENT_SUFFIXES = (*JSON_SUFFIXES, ".csv", ".parquet")
+
+
+def event_files(paths: list[str]) -> dict[str, list[str]]:
+    """The non-empty event files under `paths` by format: {"json": [...], "csv": [...], "parquet": [...]}.
+
+    Empty files hold no rows to lose, and Spark's CSV reader cannot infer a header from them."""
+    found: dict[str, list[str]] = {"json": [], "csv": [], "parquet": []}
+    for root in map(Path, paths):
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for path in files:
+            if path.stat().st_size == 0 or path.name.startswith((".", "_")):
+                continue
+            suffix = path.suffix.lower()
+            kind = "json" if suffix in JSON_SUFFIXES else suffix.lstrip(".")
+            if kind not in found:
+                raise ValueError(f"{path}: unknown event file type {suffix!r}; expected one of {', '.join(EVENT_SUFFIXES)}")
+            found[kind].append(str(path))
+    return found

@@ -91,7 +91,7 @@ def _read_movielens_movies(data_dir: Path) -> pd.DataFrame:
     return movies
 
 
-def _read_tmdb(tmdb_dir: Path) -> dict[int, dict]:
+def read_tmdb_5000(tmdb_dir: Path) -> dict[int, dict]:
     """TMDB 5000 movies + credits as TMDB-API-shaped documents keyed by TMDB id."""
     movies_path = tmdb_dir / "tmdb_5000_movies.csv"
     if not movies_path.exists():
@@ -129,7 +129,7 @@ def movie_documents(data_dir: Path, tmdb_dir: Path | None) -> list[dict]:
     genres fill in where it does not.
     """
     movies = _read_movielens_movies(data_dir)
-    tmdb = _read_tmdb(tmdb_dir) if tmdb_dir else {}
+    tmdb = read_tmdb_5000(tmdb_dir) if tmdb_dir else {}
     docs = []
     for row in movies.itertuples(index=False):
         title, year = _split_title(str(row.title))

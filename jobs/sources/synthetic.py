@@ -9,6 +9,7 @@ starts exist. Output is TMDB-API-shaped movie JSON lines, event JSONL and user J
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, UTC
 from pathlib import Path
@@ -165,8 +166,36 @@ def _event(rng: np.random.Generator, movie: dict, user_id: int, event_id: str, t
     }
 
 
+LATE_SHARE = 0.02  # events that reach the log 1 to 3 days after they happened
+
+
+def arrival_days(events: list[dict], seed: int) -> list[str]:
+    """The day each event lands in the log: its own day, or 1-3 days later for a few (late events)."""
+    rng = np.random.default_rng(seed + 1)  # its own stream: the events themselves do not change
+    late = rng.random(len(events)) < LATE_SHARE
+    delay = rng.integers(1, 4, len(events))
+    return [(datetime.fromisoformat(e["ts"].replace("Z", "+00:00")) + timedelta(days=int(d) if is_late else 0)).date().isoformat()
+            for e, is_late, d in zip(events, late, delay)]
+
+
 def write_synthetic(cfg: SyntheticConfig, seed: int, out_dir: Path) -> dict[str, Path]:
-    """Write movies.jsonl, users.jsonl and events.jsonl under `out_dir`; return their paths."""
+    """Write movies.jsonl and users.jsonl, and the event log as events/dt=<arrival day>/events.jsonl,
+    under `out_dir`; return their paths (the events' folder for the log)."""
+    paths = {"movies": out_dir / "movies.jsonl", "users": out_dir / "users.jsonl", "events": out_dir / "events"}
+    # Generation is deterministic: the same config and seed means the same files, so a daily ingest
+    # reuses them instead of generating the whole window again.
+    marker = out_dir / ".generated"
+    fingerprint = hashlib.sha1(f"{cfg.model_dump_json()}:{seed}".encode()).hexdigest()
+    if marker.exists() and marker.read_text() == fingerprint:
+        return paths
     data = generate(cfg, seed)
-    return {name: write_jsonl(out_dir / f"{name}.jsonl", rows)
-            for name, rows in (("movies", data.movies), ("users", data.users), ("events", data.events))}
+    shutil.rmtree(out_dir / "events", ignore_errors=True)  # a smaller config must not leave old days behind
+    by_day: dict[str, list[dict]] = {}
+    for event, day in zip(data.events, arrival_days(data.events, seed)):
+        by_day.setdefault(day, []).append(event)
+    for day, rows in by_day.items():
+        write_jsonl(out_dir / "events" / f"dt={day}" / "events.jsonl", rows)
+    write_jsonl(paths["movies"], data.movies)
+    write_jsonl(paths["users"], data.users)
+    marker.write_text(fingerprint)
+    return paths
