@@ -40,64 +40,39 @@ LIST_ITEM_FIELDS = [
 ]
 
 
-def _source(name: str) -> FileSource:
-    return FileSource(name=f"{name}_source", path=f"data/{name}.parquet", timestamp_field="event_timestamp")
+def _published(name: str, entity: Entity, schema: list[Field]) -> FeatureView:
+    """An online view of published rows: no TTL (versions, not age, decide what is served), read from
+    its parquet snapshot `data/<name>.parquet`."""
+    source = FileSource(name=f"{name}_source", path=f"data/{name}.parquet", timestamp_field="event_timestamp")
+    return FeatureView(name=name, entities=[entity], ttl=timedelta(0), schema=schema, source=source, online=True)
 
 
-user_recommendations = FeatureView(
-    name="user_recommendations",
-    entities=[rec_list],
-    ttl=timedelta(0),
-    schema=[
-        *LIST_ITEM_FIELDS,
-        Field(name="reasons", dtype=Array(String)),
-        Field(name="slots", dtype=Array(String)),
-        Field(name="generated_at", dtype=String),
-    ],
-    source=_source("user_recommendations"),
-    online=True,
-)
+user_recommendations = _published("user_recommendations", rec_list, [
+    *LIST_ITEM_FIELDS,
+    Field(name="reasons", dtype=Array(String)),
+    Field(name="slots", dtype=Array(String)),
+    Field(name="generated_at", dtype=String),
+])
 
-similar_movies = FeatureView(
-    name="similar_movies",
-    entities=[movie],
-    ttl=timedelta(0),
-    schema=LIST_ITEM_FIELDS,
-    source=_source("similar_movies"),
-    online=True,
-)
+similar_movies = _published("similar_movies", movie, LIST_ITEM_FIELDS)
 
-movie_cards = FeatureView(
-    name="movie_cards",
-    entities=[movie],
-    ttl=timedelta(0),
-    schema=[
-        Field(name="title", dtype=String),
-        Field(name="year", dtype=Int64),
-        Field(name="genres", dtype=Array(String)),
-        Field(name="overview", dtype=String),
-        Field(name="runtime", dtype=Float64),
-        Field(name="vote_average", dtype=Float64),
-        Field(name="poster_path", dtype=String),
-        Field(name="director", dtype=String),
-    ],
-    source=_source("movie_cards"),
-    online=True,
-)
+movie_cards = _published("movie_cards", movie, [
+    Field(name="title", dtype=String),
+    Field(name="year", dtype=Int64),
+    Field(name="genres", dtype=Array(String)),
+    Field(name="overview", dtype=String),
+    Field(name="runtime", dtype=Float64),
+    Field(name="vote_average", dtype=Float64),
+    Field(name="poster_path", dtype=String),
+    Field(name="director", dtype=String),
+])
 
-publish_manifest = FeatureView(
-    name="publish_manifest",
-    entities=[manifest],
-    ttl=timedelta(0),
-    schema=[
-        Field(name="version", dtype=String),
-        Field(name="published_at", dtype=String),
-        Field(name="experiment", dtype=String),
-        Field(name="variants", dtype=Array(String)),
-        Field(name="weights", dtype=Array(Float64)),
-    ],
-    source=_source("publish_manifest"),
-    online=True,
-)
+publish_manifest = _published("publish_manifest", manifest, [
+    Field(name="version", dtype=String),
+    Field(name="published_at", dtype=String),
+    Field(name="experiment", dtype=String),
+    Field(name="variants", dtype=Array(String)),
+    Field(name="weights", dtype=Array(Float64)),
+])
 
 DEFINITIONS = [rec_list, movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest]

@@ -33,7 +33,7 @@ from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.errors import PipelineError
 from jobs.sources import movielens, synthetic
-from jobs.sources.files import event_files, write_jsonl
+from jobs.sources.files import event_files, list_files, write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
 
@@ -114,20 +114,14 @@ def event_paths(landing: Landing, interval: Interval | None) -> list[str]:
     if not folder.is_dir():
         raise PipelineError(f"{landing.events_path} is one file: ingesting by day needs an event log split into "
                             f"dt=YYYY-MM-DD folders; ingest it whole with `movierec ingest` (no --date)")
-    return [str(folder / f"dt={day.isoformat()}") for day in interval.days() if (folder / f"dt={day.isoformat()}").is_dir()]
-
-
-def _files(paths: list[str]) -> list[Path]:
-    out = []
-    for path in map(Path, paths):
-        out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    return out
+    days = (folder / f"dt={day.isoformat()}" for day in interval.days())
+    return [str(day) for day in days if day.is_dir()]
 
 
 def fingerprint(paths: list[str]) -> str:
     """Of the files under `paths`: name, size and first MiB of each."""
     digest = hashlib.sha1()
-    for path in _files(paths):
+    for path in list_files(paths):
         digest.update(f"{path.name}:{path.stat().st_size}".encode())
         with open(path, "rb") as fh:
             digest.update(fh.read(1 << 20))

@@ -22,7 +22,7 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.train import model_path
 from models.recommend import FINAL
-from serving.store import CURRENT, FALLBACK, GENRE_SEPARATOR, open_store, write_repo_files
+from serving.store import CURRENT, FALLBACK, GENRE_SEPARATOR, list_key, movie_key, open_store, write_repo_files
 
 
 class PublishRefused(PipelineError):
@@ -69,25 +69,25 @@ def _version_frames(cfg: Config, spark: SparkSession, run_id: str, state: dict, 
     ranked = read_lists(cfg, spark, run_id, "full", "ranked_lists").withColumn("variant", variant).join(fields, S.MOVIE_ID, "left")
     items = F.sort_array(F.collect_list(F.struct(
         S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT)))
-    user = F.when(F.col(S.USER_ID) == FALLBACK_USER, F.lit(FALLBACK)).otherwise(F.col(S.USER_ID).cast("string"))
-    now = datetime.now(UTC)
     lists = ranked.groupBy("variant", S.USER_ID).agg(items.alias("items")).select(
-        F.concat_ws(":", F.lit(version), "variant", user).alias("list_key"),
+        "variant", S.USER_ID,
         *_item_fields("items"),
         F.col(f"items.{S.REASON_TEXT}").alias("reasons"),
         F.col(f"items.{S.SLOT}").alias("slots"),
-    ).toPandas().assign(generated_at=now.isoformat())
+    ).toPandas()
+    keys = [list_key(version, variant, FALLBACK if user == FALLBACK_USER else user)
+            for variant, user in zip(lists.pop("variant"), lists.pop(S.USER_ID))]
+    lists = lists.assign(list_key=keys, generated_at=datetime.now(UTC).isoformat())
 
     neighbours = (read_lists(cfg, spark, run_id, "full", "similar_movies")
                   .join(fields.withColumnRenamed(S.MOVIE_ID, "similar_movie_id"), "similar_movie_id", "left"))
     neighbour = F.sort_array(F.collect_list(F.struct(
         S.RANK, F.col("similar_movie_id").alias(S.MOVIE_ID), S.SCORE, "title", "year", "genres", "poster_path")))
-    similar = neighbours.groupBy(S.MOVIE_ID).agg(neighbour.alias("items")).select(
-        F.concat_ws(":", F.lit(version), F.col(S.MOVIE_ID).cast("string")).alias("movie_key"), *_item_fields("items"),
-    ).toPandas()
+    similar = _keyed_by_movie(neighbours.groupBy(S.MOVIE_ID).agg(neighbour.alias("items")).select(
+        S.MOVIE_ID, *_item_fields("items")).toPandas(), version)
 
-    cards = movies.select(
-        F.concat_ws(":", F.lit(version), F.col(S.MOVIE_ID).cast("string")).alias("movie_key"),
+    cards = _keyed_by_movie(movies.select(
+        S.MOVIE_ID,
         F.coalesce("title", F.lit("")).alias("title"),
         F.coalesce(F.col("year").cast("long"), F.lit(0)).alias("year"),
         F.coalesce("genres", F.array().cast("array<string>")).alias("genres"),
@@ -96,8 +96,13 @@ def _version_frames(cfg: Config, spark: SparkSession, run_id: str, state: dict, 
         F.col("vote_average").cast("double").alias("vote_average"),
         F.coalesce("poster_path", F.lit("")).alias("poster_path"),
         F.coalesce("director", F.lit("")).alias("director"),
-    ).toPandas()
+    ).toPandas(), version)
     return Version(version, lists, similar, cards)
+
+
+def _keyed_by_movie(frame: pd.DataFrame, version: str) -> pd.DataFrame:
+    """`frame` with its movie ids replaced by the online store's keys."""
+    return frame.assign(movie_key=[movie_key(version, int(m)) for m in frame.pop(S.MOVIE_ID)])
 
 
 def write_version(cfg: Config, published: Version) -> dict:

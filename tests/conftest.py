@@ -51,6 +51,17 @@ def tiny_config(workdir: Path, **overrides):
     return load_config("local", base, environ={})
 
 
+def silver_fingerprint(spark, cfg, name: str = "interactions") -> tuple[int, str]:
+    """Row count and content hash of a silver table, ignoring when rows were ingested."""
+    import hashlib
+
+    from jobs import lake
+
+    frame = lake.read(spark, cfg.table_path("silver", name)).drop("ingested_at")
+    rows = sorted(str(tuple(r)) for r in frame.collect())
+    return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _stop_spark_at_exit():
     """Stop whatever Spark session the tests (or dag.test tasks) started, while logging still works."""

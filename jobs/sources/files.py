@@ -22,19 +22,25 @@ JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 EVENT_SUFFIXES = (*JSON_SUFFIXES, ".csv", ".parquet")
 
 
+def list_files(paths: list[str]) -> list[Path]:
+    """The files `paths` name: a file itself, or every file under a folder, sorted."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        out.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    return out
+
+
 def event_files(paths: list[str]) -> dict[str, list[str]]:
     """The non-empty event files under `paths` by format: {"json": [...], "csv": [...], "parquet": [...]}.
 
     Empty files hold no rows to lose, and Spark's CSV reader cannot infer a header from them."""
     found: dict[str, list[str]] = {"json": [], "csv": [], "parquet": []}
-    for root in map(Path, paths):
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in files:
-            if path.stat().st_size == 0 or path.name.startswith((".", "_")):
-                continue
-            suffix = path.suffix.lower()
-            kind = "json" if suffix in JSON_SUFFIXES else suffix.lstrip(".")
-            if kind not in found:
-                raise ValueError(f"{path}: unknown event file type {suffix!r}; expected one of {', '.join(EVENT_SUFFIXES)}")
-            found[kind].append(str(path))
+    for path in list_files(paths):
+        if path.stat().st_size == 0 or path.name.startswith((".", "_")):
+            continue
+        suffix = path.suffix.lower()
+        kind = "json" if suffix in JSON_SUFFIXES else suffix.lstrip(".")
+        if kind not in found:
+            raise ValueError(f"{path}: unknown event file type {suffix!r}; expected one of {', '.join(EVENT_SUFFIXES)}")
+        found[kind].append(str(path))
     return found

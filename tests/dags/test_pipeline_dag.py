@@ -48,7 +48,7 @@ def test_task_graph(dagbag):
 def test_daily_ingest_runs_match_movierec_backfill(dagbag, spark, tmp_path):
     from jobs.backfill import backfill
     from jobs.ingest import ingested_days
-    from tests.jobs.test_backfill import silver_fingerprint
+    from tests.conftest import silver_fingerprint
 
     dag = dagbag.dags["movierec_ingest"]
     conf = {"workdir": str(tmp_path / "airflow"), "overrides": {"synthetic": TINY_SYNTHETIC}}

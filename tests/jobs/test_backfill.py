@@ -1,7 +1,6 @@
 """Ingest by day and backfills: only the interval is read, re-runs change nothing, late events land on
 their own day, and a backfill that fails in the middle carries on where it stopped."""
 
-import hashlib
 import json
 from datetime import date
 from pathlib import Path
@@ -12,17 +11,11 @@ from pyspark.sql import functions as F
 from jobs import lake
 from jobs.backfill import BackfillStopped, backfill
 from jobs.ingest import Interval, ingest, ingested_days, watermark
-from tests.conftest import tiny_config
+from tests.conftest import silver_fingerprint, tiny_config
 
 pytestmark = pytest.mark.spark
 
 MARCH_1, MARCH_2, MARCH_3, MARCH_4 = (date(2026, 3, d) for d in range(1, 5))
-
-
-def silver_fingerprint(spark, cfg, name="interactions"):
-    frame = lake.read(spark, cfg.table_path("silver", name)).drop("ingested_at", "batch_id")
-    rows = sorted(str(tuple(r)) for r in frame.collect())
-    return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 def logged_events(cfg, days):

@@ -1,21 +1,13 @@
 """Ingest on real Spark + Delta: counts add up, re-ingest changes nothing, bad rows are quarantined."""
 
-import hashlib
-
 import pytest
 from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.ingest import ingest
-from tests.conftest import SHARED_DATA, tiny_config
+from tests.conftest import SHARED_DATA, silver_fingerprint, tiny_config
 
 pytestmark = pytest.mark.spark
-
-
-def _silver_fingerprint(spark, cfg, name):
-    frame = lake.read(spark, cfg.table_path("silver", name)).drop("ingested_at")
-    rows = sorted(str(tuple(r)) for r in frame.collect())
-    return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 def _write_movielens(folder, ratings_lines):
@@ -31,9 +23,9 @@ def test_synthetic_ingest_counts_add_up_and_rerun_changes_nothing(spark, tmp_pat
     for table, counts in first["tables"].items():
         assert counts["read"] == counts["landed"] + counts["duplicates"] + counts["quarantined"], table
         assert counts["inserted"] == counts["landed"] > 0
-    before = {name: _silver_fingerprint(spark, cfg, name) for name in ("interactions", "movies", "users")}
+    before = {name: silver_fingerprint(spark, cfg, name) for name in ("interactions", "movies", "users")}
     second = ingest(cfg, spark)
-    after = {name: _silver_fingerprint(spark, cfg, name) for name in ("interactions", "movies", "users")}
+    after = {name: silver_fingerprint(spark, cfg, name) for name in ("interactions", "movies", "users")}
     assert after == before
     assert second["batch_id"] == first["batch_id"]
     assert all(counts["inserted"] == 0 for counts in second["tables"].values())
