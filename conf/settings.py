@@ -14,7 +14,7 @@ from typing import Any, Literal
 from collections.abc import Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONF_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "MOVIEREC__"
@@ -69,6 +69,14 @@ class FeastConfig(_Strict):
     online_store: Literal["sqlite", "redis"] = "sqlite"
     sqlite_path: str
     redis_connection: str = "localhost:6379"
+    windows_days: list[int] = Field(default_factory=lambda: [7, 30, 90], min_length=1)  # activity counted over each
+
+    @field_validator("windows_days")
+    @classmethod
+    def _positive_windows(cls, value: list[int]) -> list[int]:
+        if any(w <= 0 for w in value) or len(set(value)) != len(value):
+            raise ValueError(f"windows_days must be distinct positive day counts, not {value}")
+        return sorted(value)
 
 
 class ContractsConfig(_Strict):

@@ -1,4 +1,9 @@
-"""What the API reads from the online store.
+"""Feast declarations: the user and movie features, and what the API reads.
+
+`user_activity`, `movie_activity` and `movie_attributes` are point-in-time views over the gold Delta
+tables the features step writes (see jobs/feature_tables.py), read by Feast's Spark offline store,
+so `get_historical_features` joins them as of each row's time on the same Spark session (local or
+a cluster). The features step materialises their latest rows to the online store.
 
 Everything published is versioned: entity keys start with "<version>:", and the
 `publish_manifest` view (one row, key "current") names the version to read, the experiment and
@@ -11,7 +16,14 @@ step under the repo folder (paths are relative to it); the history is in the gol
 from datetime import timedelta
 
 from feast import Entity, FeatureView, Field, FileSource, ValueType
-from feast.types import Array, Float32, Float64, Int64, String
+from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+from feast.table_format import DeltaFormat
+from feast.types import Array, Bool, Float32, Float64, Int64, String
+
+from conf import Config
+
+user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
+movie = Entity(name="movie", join_keys=["movie_id"], value_type=ValueType.INT64)
 
 rec_list = Entity(
     name="rec_list",
@@ -20,7 +32,7 @@ rec_list = Entity(
     description='"<version>:<variant>:<user_id>"; user "__fallback__" is the list unknown users get',
 )
 
-movie = Entity(
+published_movie = Entity(
     name="published_movie",
     join_keys=["movie_key"],
     value_type=ValueType.STRING,
@@ -54,9 +66,9 @@ user_recommendations = _published("user_recommendations", rec_list, [
     Field(name="generated_at", dtype=String),
 ])
 
-similar_movies = _published("similar_movies", movie, LIST_ITEM_FIELDS)
+similar_movies = _published("similar_movies", published_movie, LIST_ITEM_FIELDS)
 
-movie_cards = _published("movie_cards", movie, [
+movie_cards = _published("movie_cards", published_movie, [
     Field(name="title", dtype=String),
     Field(name="year", dtype=Int64),
     Field(name="genres", dtype=Array(String)),
@@ -75,4 +87,43 @@ publish_manifest = _published("publish_manifest", manifest, [
     Field(name="weights", dtype=Array(Float64)),
 ])
 
-DEFINITIONS = [rec_list, movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest]
+PUBLISHED = [rec_list, published_movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest]
+
+
+def _activity_fields(windows: list[int]) -> list[Field]:
+    return [
+        Field(name="events_total", dtype=Int64),
+        Field(name="positives_total", dtype=Int64),
+        *[Field(name=f"events_{w}d", dtype=Int64) for w in windows],
+        Field(name="avg_rating", dtype=Float64),
+        Field(name="first_event_at", dtype=Float64),
+        Field(name="last_event_at", dtype=Float64),
+    ]
+
+
+def _gold(cfg: Config, table: str) -> SparkSource:
+    return SparkSource(name=f"gold_{table}", path=cfg.table_path("gold", table), table_format=DeltaFormat(),
+                       timestamp_field="event_timestamp")
+
+
+def feature_views(cfg: Config) -> list[FeatureView]:
+    """The point-in-time views over this configuration's gold tables. No TTL: a row holds until the
+    next row of its entity, which is written whenever the value changes."""
+    windows = cfg.feast.windows_days
+    return [
+        FeatureView(name="user_activity", entities=[user], ttl=timedelta(0), source=_gold(cfg, "user_features"),
+                    schema=[*_activity_fields(windows), Field(name="genre_affinity", dtype=Array(Float32)),
+                            Field(name="age", dtype=Int64)]),
+        FeatureView(name="movie_activity", entities=[movie], ttl=timedelta(0), source=_gold(cfg, "movie_features"),
+                    schema=[*_activity_fields(windows), Field(name="viewers", dtype=Int64)]),
+        FeatureView(name="movie_attributes", entities=[movie], ttl=timedelta(0), source=_gold(cfg, "movie_attributes"),
+                    schema=[Field(name="genres", dtype=Array(String)), Field(name="year", dtype=Int64),
+                            Field(name="runtime", dtype=Float64), Field(name="vote_average", dtype=Float64),
+                            Field(name="vote_count", dtype=Int64), Field(name="popularity", dtype=Float64),
+                            Field(name="adult", dtype=Bool)]),
+    ]
+
+
+def definitions(cfg: Config) -> list:
+    """Everything `feast apply` registers for this configuration."""
+    return [user, movie, *feature_views(cfg), *PUBLISHED]

@@ -1,13 +1,24 @@
-"""Start of a run: pin the silver versions it reads, then gold per-user and per-movie aggregates."""
+"""Start of a run: pin the silver versions it reads, write the gold feature tables, register them
+with Feast and materialise their latest values to the online store.
+
+The gold tables are rebuilt from the pinned silver on every run (a pure function of it, so a rerun
+writes the same rows); each run records the Delta versions it wrote.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, UTC
+
+import pandas as pd
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from conf import Config
 from data_contracts import columns as S
-from jobs import lake, runs
+from jobs import feature_tables, lake, runs
+
+FEATURE_TABLES = ("user_features", "movie_features", "movie_attributes")
+USER_VIEW = "user_activity"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def pin_inputs(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
@@ -17,27 +28,64 @@ def pin_inputs(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
     return versions
 
 
-def build_features(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
-    """Pin the run's inputs, then write gold user_features and movie_features for `run_id`; return their row counts."""
+def genre_vocabulary(spark: SparkSession, cfg: Config, movies_version: int) -> list[str]:
+    """The order of `genre_affinity`: the sorted genres of the catalog at the pinned version."""
+    movies = lake.read(spark, cfg.table_path("silver", "movies"), movies_version)
+    return sorted(r[0] for r in movies.selectExpr("explode(genres)").distinct().collect() if r[0])
+
+
+def build_features(cfg: Config, spark: SparkSession, run_id: str) -> dict:
+    """Pin the run's inputs, write the gold feature tables, apply the Feast repo and materialise;
+    return row counts, the genre order and the table versions written."""
     versions = pin_inputs(cfg, spark, run_id)
     events = lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"])
-    is_rating = F.col(S.EVENT_TYPE) == "rating"
-    users = events.groupBy(S.USER_ID).agg(
-        F.count("*").alias("events"),
-        F.countDistinct(S.MOVIE_ID).alias("movies"),
-        F.avg(F.when(is_rating, F.col(S.VALUE))).alias("avg_rating"),
-        F.min(S.TS).alias("first_event_ts"),
-        F.max(S.TS).alias("last_event_ts"),
-    )
-    movies = events.groupBy(S.MOVIE_ID).agg(
-        F.count("*").alias("events"),
-        F.countDistinct(S.USER_ID).alias("users"),
-        F.avg(F.when(is_rating, F.col(S.VALUE))).alias("avg_rating"),
-        F.max(S.TS).alias("last_event_ts"),
-    )
-    counts = {}
-    for name, frame in (("user_features", users), ("movie_features", movies)):
-        frame = frame.withColumn(S.RUN_ID, F.lit(run_id)).withColumn("event_timestamp", F.current_timestamp())
-        lake.replace_partition(frame, cfg.table_path("gold", name), S.RUN_ID, run_id, partition_by=[S.RUN_ID])
-        counts[name] = lake.read(spark, cfg.table_path("gold", name)).where(F.col(S.RUN_ID) == run_id).count()
-    return counts
+    movies = lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"])
+    users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"])
+    genres = genre_vocabulary(spark, cfg, versions["movies"])
+    windows = cfg.feast.windows_days
+    frames = {
+        "user_features": feature_tables.user_features(events, movies, users, genres, windows, cfg.interactions),
+        "movie_features": feature_tables.movie_features(events, windows, cfg.interactions),
+        "movie_attributes": feature_tables.movie_attributes(movies),
+    }
+    counts, written = {}, {}
+    for name, frame in frames.items():
+        path = cfg.table_path("gold", name)
+        frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+        written[name] = lake.version(spark, path)
+        counts[name] = lake.read(spark, path, written[name]).count()
+    materialised = apply_and_materialise(cfg)
+    result = {"rows": counts, "genres": genres, "versions": written, "materialised": materialised}
+    runs.update_state(cfg, run_id, features=result)
+    return result
+
+
+def apply_and_materialise(cfg: Config) -> list[str]:
+    """`feast apply` of this configuration's definitions, then load every feature view's latest
+    values (as of now) into the online store."""
+    from features.repo import definitions, feature_views
+    from serving.store import open_store, write_repo_files
+
+    write_repo_files(cfg)
+    store = open_store(cfg)
+    store.apply(definitions(cfg))
+    views = [view.name for view in feature_views(cfg)]
+    store.materialize(start_date=EPOCH, end_date=datetime.now(UTC), feature_views=views)
+    return views
+
+
+def user_features_at(cfg: Config, entity_rows: pd.DataFrame) -> pd.DataFrame:
+    """`user_activity` features of each (user_id, event_timestamp) row, point-in-time correct: the
+    values from the latest gold row stamped at or before the row's time (NaN where there is none).
+
+    Runs through Feast's Spark offline store on the active Spark session.
+    """
+    from features.repo import feature_views
+    from serving.store import open_store
+
+    view = next(v for v in feature_views(cfg) if v.name == USER_VIEW)
+    refs = [f"{USER_VIEW}:{field.name}" for field in view.schema]
+    rows = entity_rows[[S.USER_ID, "event_timestamp"]].assign(
+        event_timestamp=pd.to_datetime(entity_rows["event_timestamp"], utc=True))
+    joined = open_store(cfg).get_historical_features(entity_df=rows, features=refs).to_df()
+    return joined.sort_values([S.USER_ID, "event_timestamp"]).reset_index(drop=True)

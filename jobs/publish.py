@@ -110,11 +110,11 @@ def write_version(cfg: Config, published: Version) -> dict:
 
     Shared by the publish step and bench/serving.py, so the bench serves what the pipeline publishes.
     """
-    from features.repo import DEFINITIONS
+    from features.repo import definitions
 
     repo = write_repo_files(cfg)
     store = open_store(cfg)
-    store.apply(DEFINITIONS)
+    store.apply(definitions(cfg))
     if not published.lists["list_key"].str.endswith(f":{FALLBACK}").any():
         raise PublishRefused(f"version {published.name} has no fallback list: re-run the score step")
     now = pd.Timestamp(datetime.now(UTC))

@@ -21,12 +21,12 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
-from models.data import build_training_set, is_relevant
+from models.data import DAY, build_training_set, is_relevant
 from models.features import feature_names
 from models.ranker import Ranker
 from models.recommend import FittedModels
 from models.split import temporal_split
-from models.training import assemble, fit_generators, ranker_rows, scoring_ms_per_user, stage_one
+from models.training import StoreLookup, assemble, fit_generators, lookup_store, ranker_rows, scoring_ms_per_user, stage_one
 
 SPLITS = ("eval", "full")
 EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.WATCH_SECONDS, S.TS]
@@ -61,7 +61,7 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
     `SparkXGBRanker` (rank:ndcg, query = user)."""
     from xgboost.spark import SparkXGBRanker
 
-    features = feature_names(list(stage1.generators))
+    features = feature_names(list(stage1.generators), stage1.context.store.pair_names)
     payload = spark.sparkContext.broadcast(pickle.dumps((stage1, relevant), protocol=pickle.HIGHEST_PROTOCOL))
     schema = T.StructType([T.StructField("qid", T.LongType()), T.StructField("item_idx", T.LongType()),
                            T.StructField("label", T.FloatType())]
@@ -103,24 +103,40 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
     return Ranker(booster, features, importance), summary
 
 
+def store_lookup(cfg: Config, run_id: str) -> tuple[StoreLookup | None, list[str]]:
+    """Point-in-time user features through Feast, once the run's features step has written them."""
+    from jobs.features import user_features_at
+
+    features = runs.load_state(cfg, run_id).get("features")
+    if features is None:
+        return None, []
+    return (lambda rows: user_features_at(cfg, rows)), features["genres"]
+
+
 def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
     """Fit everything for `split`; save it under the run; return what was fitted and how long it took."""
     if split not in SPLITS:
         raise PipelineError(f"split must be one of {SPLITS}, not {split!r}")
     events, movies, users = load_inputs(cfg, spark, run_id)
+    store_at, genres = store_lookup(cfg, run_id)
+    test = None
     if split == "eval":
         events, test = temporal_split(events, cfg.evaluation.test_fraction)
         test = test.assign(relevant=is_relevant(test, cfg.interactions))
         test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
         test.to_parquet(test_path(cfg, run_id), index=False)
     start = time.perf_counter()
-    stage1, relevant, als, als_trials, ranker_users = stage_one(events, movies, users, cfg)
+    stage1, relevant, als, als_trials, ranker_users = stage_one(events, movies, users, cfg, store_at, genres)
     stage1_seconds = round(time.perf_counter() - start, 2)
     ranker, ranker_summary = (train_ranker(cfg, spark, stage1, relevant, ranker_users, run_id, split)
                               if cfg.models.ranker.enabled else (None, {"enabled": False}))
     train_set = build_training_set(events, movies, cfg.interactions)
     generators, reference, fit_seconds = fit_generators(train_set, cfg, als)
-    fitted = assemble(train_set, generators, reference, ranker, cfg, users)
+    # Each user is scored as of their first test event (eval) or the end of the data (full).
+    times = (test.groupby(S.USER_ID)[S.TS].min() if test is not None else
+             pd.Series(pd.Timestamp(train_set.as_of + DAY, unit="s", tz="UTC"), index=train_set.user_ids))
+    store = lookup_store(store_at, train_set, times, genres)
+    fitted = assemble(train_set, generators, reference, ranker, cfg, users, store)
     path = model_path(cfg, run_id, split)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))

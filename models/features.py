@@ -4,6 +4,10 @@ Every generator's top-N (seen items excluded) are merged and deduplicated; each 
 every generator's score (NaN when it cannot score the pair) and rank (NaN when not retrieved),
 plus item, user and user x item features. Pure numpy/pandas: the same code builds the ranker's
 training rows and scores the lists that get published.
+
+Features named `store_*` come from the feature store, joined point-in-time at each user's own time
+(the start of the ranker's label window in training, the end of the data when scoring); the rest
+are computed from the training set the generators saw, so neither can see past a user's cutoff.
 """
 
 from __future__ import annotations
@@ -30,8 +34,52 @@ ITEM_USER_FEATURES = [
 ]
 
 
-def feature_names(generators: list[str]) -> list[str]:
-    return [f"{g}_{kind}" for g in generators for kind in ("score", "rank")] + ITEM_USER_FEATURES
+STORE_PREFIX = "store_"
+STORE_AFFINITY = "store_genre_affinity"
+_STORE_NOT_NUMERIC = ("user_id", "event_timestamp", "genre_affinity", "first_event_at", "last_event_at")
+
+
+def feature_names(generators: list[str], store: list[str] | None = None) -> list[str]:
+    return [f"{g}_{kind}" for g in generators for kind in ("score", "rank")] + ITEM_USER_FEATURES + list(store or [])
+
+
+@dataclass
+class StoreFeatures:
+    """Feature-store values of each training user at that user's time: `values` (n_users, len(names))
+    and the genre affinity `affinity` (n_users, catalog genres). NaN where the store had no row."""
+
+    names: list[str]
+    values: np.ndarray
+    affinity: np.ndarray
+
+    @property
+    def pair_names(self) -> list[str]:
+        return [*self.names, STORE_AFFINITY] if self.names else []
+
+
+def store_features(frame: pd.DataFrame | None, train: TrainingSet, genres: list[str]) -> StoreFeatures:
+    """Align a point-in-time feature frame (user_id, event_timestamp, the user view's columns, with
+    `genre_affinity` in `genres` order) to the training set's users and catalog genres."""
+    catalog_genres = train.catalog.genre_matrix()[1]
+    if frame is None or frame.empty:
+        return StoreFeatures([], np.zeros((train.n_users, 0), np.float32), np.zeros((train.n_users, len(catalog_genres)), np.float32))
+    idx = train.user_index(frame["user_id"].to_numpy())
+    frame, idx = frame[idx >= 0], idx[idx >= 0]
+    at = pd.to_datetime(frame["event_timestamp"], utc=True).astype("int64").to_numpy() / 1e9
+    columns = {f"{STORE_PREFIX}{c}": pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+               for c in frame.columns if c not in _STORE_NOT_NUMERIC}
+    columns[f"{STORE_PREFIX}days_since_first"] = (at - frame["first_event_at"].to_numpy(dtype=np.float64)) / DAY
+    columns[f"{STORE_PREFIX}days_since_last"] = (at - frame["last_event_at"].to_numpy(dtype=np.float64)) / DAY
+    names = sorted(columns)
+    values = np.full((train.n_users, len(names)), np.nan, dtype=np.float32)
+    values[idx] = np.column_stack([columns[n] for n in names])
+    affinity = np.full((train.n_users, len(catalog_genres)), np.nan, dtype=np.float32)
+    position = {g: i for i, g in enumerate(genres)}
+    for row, vector in zip(idx, frame["genre_affinity"]):
+        if vector is None or len(vector) != len(genres):
+            continue
+        affinity[row] = [vector[position[g]] if g in position else 0.0 for g in catalog_genres]
+    return StoreFeatures(names, values, affinity)
 
 
 @dataclass
@@ -52,6 +100,7 @@ class FeatureContext:
     item_unit: np.ndarray       # (n_items, d) unit vectors for item-item similarity
     seq_items: np.ndarray
     seq_starts: np.ndarray
+    store: StoreFeatures
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.item_unit[a] @ self.item_unit[b].T
@@ -71,7 +120,8 @@ def item_embedding(generators: dict[str, CandidateGenerator], train: TrainingSet
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
-def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator]) -> FeatureContext:
+def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator],
+                  store: StoreFeatures | None = None) -> FeatureContext:
     ev = train.events
     pos = ev[ev["weight"] > 0]
     n_items = train.n_items
@@ -97,7 +147,7 @@ def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator])
     seq_items, seq_starts = positive_sequences(train)
     return FeatureContext(item_count, percentile_ranks(item_count), item_first_ts, timeline, t0, user_first_ts, user_last_ts, user_events,
                           user_genres.astype(np.float32), item_genres.tocsr(), names, item_embedding(generators, train),
-                          seq_items, seq_starts)
+                          seq_items, seq_starts, store or store_features(None, train, []))
 
 
 def recent_history(ctx: FeatureContext, user_idx: int, n: int) -> np.ndarray:
@@ -175,7 +225,14 @@ def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarr
         sims = ctx.similarity(items[picked], history)
         max_sim[picked] = sims.max(axis=1)
         recency[picked] = (sims * SIMILAR_DECAY ** np.arange(len(history))).max(axis=1)
-    return {
+    store = {}
+    if ctx.store.names:
+        values = np.where(known[:, None], ctx.store.values[safe], np.nan)
+        store = {name: values[:, i] for i, name in enumerate(ctx.store.names)}
+        store[STORE_AFFINITY] = np.where(
+            known, np.asarray(ctx.item_genres[items].multiply(np.nan_to_num(ctx.store.affinity[safe])).sum(axis=1)).ravel(), np.nan)
+        store[STORE_AFFINITY] = np.where(np.isnan(ctx.store.affinity[safe]).any(axis=1), np.nan, store[STORE_AFFINITY])
+    return store | {
         "item_log_count": np.log1p(ctx.item_count[items]),
         "item_age_days": (train.as_of - cat.release_ts[items]) / DAY,
         "release_vs_user_last_days": (cat.release_ts[items] - last) / DAY,

@@ -4,11 +4,16 @@ The ranker must learn from labels later than what its generators saw, so trainin
 stage 1 fits the generators on each user's earlier events and labels candidates with the user's
 later events (the label window); stage 2 refits the generators on everything and applies the
 ranker trained in stage 1.
+
+Feature-store features come through `store_at`: given (user_id, event_timestamp) rows it returns
+the user's features as of that time (a point-in-time join); stage 1 asks for each user's features
+as of the start of their label window.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +24,7 @@ from data_contracts import columns as C
 from models.als import ALSGenerator
 from models.base import CandidateGenerator
 from models.data import TrainingSet, build_training_set, is_relevant
-from models.features import build_context, candidates, feature_names
+from models.features import StoreFeatures, build_context, candidates, feature_names, store_features
 from models.metrics import ranking_metrics
 from models.ranker import Ranker, labels
 from models.recommend import FittedModels
@@ -27,6 +32,16 @@ from models.registry import REFERENCE, build_generator
 from models.split import temporal_split
 
 SCORING_SAMPLE_USERS = 1000
+
+StoreLookup = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def lookup_store(store_at: StoreLookup | None, train: TrainingSet, times: pd.Series, genres: list[str]) -> StoreFeatures:
+    """Store features of the users in `times` (user_id -> timestamp) as of their time."""
+    if store_at is None or times.empty:
+        return store_features(None, train, genres)
+    rows = pd.DataFrame({C.USER_ID: times.index.to_numpy(dtype=np.int64), "event_timestamp": times.to_numpy()})
+    return store_features(store_at(rows), train, genres)
 
 
 def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.csr_matrix:
@@ -77,14 +92,14 @@ def tune_als(train: TrainingSet, relevant: sparse.csr_matrix, cfg: Config) -> tu
 
 
 def assemble(train: TrainingSet, generators: dict, reference: dict, ranker: Ranker | None, cfg: Config,
-             users: pd.DataFrame | None = None) -> FittedModels:
+             users: pd.DataFrame | None = None, store: StoreFeatures | None = None) -> FittedModels:
     ages = np.full(train.n_users, np.nan)
     if users is not None and "age" in users:
         idx = train.user_index(users[C.USER_ID].to_numpy())
         ok = idx >= 0
         ages[idx[ok]] = pd.to_numeric(users["age"], errors="coerce").to_numpy(dtype=np.float64)[ok]
     variants = {name: cfg.variant_rerank(name) for name in list(cfg.experiment.variants)[1:]}
-    return FittedModels(generators, reference, train, build_context(train, generators), ranker, cfg.variant_rerank(cfg.experiment.control),
+    return FittedModels(generators, reference, train, build_context(train, generators, store), ranker, cfg.variant_rerank(cfg.experiment.control),
                         ages, cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days,
                         variants)
 
@@ -98,7 +113,7 @@ def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr
     rows["label"] = labels(rows, user_idx, relevant).astype(np.float32)
     rows["qid"] = user_idx[rows["row"].to_numpy()].astype(np.int64)
     positive = rows.groupby("qid")["label"].transform("max") > 0
-    return rows.loc[positive, ["qid", "item_idx", "label", *feature_names(list(models.generators))]].reset_index(drop=True)
+    return rows.loc[positive, ["qid", "item_idx", "label", *feature_names(list(models.generators), models.context.store.pair_names)]].reset_index(drop=True)
 
 
 def split_for_ranker(events: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -106,14 +121,17 @@ def split_for_ranker(events: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, p
     return temporal_split(events, cfg.models.ranker.label_fraction)
 
 
-def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None, cfg: Config):
+def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None, cfg: Config,
+              store_at: StoreLookup | None = None, genres: list[str] | None = None):
     """Fit generators on the earlier events; return (FittedModels, label relevance, ALS config, ALS trials, sampled users)."""
     fit_events, label_events = split_for_ranker(events, cfg)
     train = build_training_set(fit_events, movies, cfg.interactions)
+    label_start = label_events.groupby(C.USER_ID)[C.TS].min()
     relevant = relevance(train, label_events, cfg)
     als, trials = tune_als(train, relevant, cfg) if "als" in cfg.models.generators else (cfg.models.als, [])
     generators, _, _ = fit_generators(train, cfg, als, with_reference=False)  # stage 1 reports nothing
-    models = assemble(train, generators, {}, None, cfg, users)
+    store = lookup_store(store_at, train, label_start, genres or [])
+    models = assemble(train, generators, {}, None, cfg, users, store)
     candidates_users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
     rng = np.random.default_rng(cfg.seed)
     if len(candidates_users) > cfg.models.ranker.max_users:

@@ -32,7 +32,8 @@ def repo_config(cfg: Config) -> dict:
         # publishes change rows, not definitions (new definitions come with a deploy, i.e. a restart).
         "registry": {"path": str(Path(cfg.feast.repo_dir) / "registry.db"), "cache_ttl_seconds": 0},
         "online_store": online,
-        "offline_store": {"type": "file"},
+        # Point-in-time joins run on the pipeline's Spark session (see features/repo.py).
+        "offline_store": {"type": "spark"},
         "entity_key_serialization_version": 3,
     }
 
