@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
@@ -12,20 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-
-
-def require_binary(name: str) -> str:
-    """The path of `name`; missing is a failure, not a skip, so a suite never passes without its server."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed: `make sysdeps` installs it from Debian's packages")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 class FlakyLists:
@@ -81,25 +65,3 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(10)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A real redis-server on a free loopback port, with no persistence; yields its port."""
-    binary = require_binary("redis-server")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    yield process, port
-    process.kill()
-    process.wait(10)

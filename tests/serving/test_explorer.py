@@ -3,7 +3,8 @@
 import pytest
 
 from serving.app import create_app
-from tests.serving.conftest import LiveServer, require_binary
+from tests.conftest import require_binary
+from tests.serving.conftest import LiveServer
 
 pytestmark = pytest.mark.spark
 
