@@ -3,7 +3,9 @@
 Bronze keeps every line as received under a deterministic batch id, so re-running a batch
 replaces it. Silver interactions are MERGEd on event_id (insert-only: events are immutable),
 movies and users are upserted on their ids. Rows failing a rule land in quarantine with the
-rule's name; nothing is dropped silently: read = landed + duplicates + quarantined. Then the
+rule's name; nothing is dropped silently: read = landed + duplicates + quarantined + held, where
+`held` counts events for movies not in silver yet: they wait in quarantine/held_events and land
+with the first ingest that knows their movie (`released`). Then the
 table's Great Expectations suite (data_contracts/suites.py) judges the batch about to land; a
 failing batch, or one where too many rows failed the row rules, stops the ingest before silver
 is touched. Validation results are saved under <workdir>/validations/<batch_id>/.
@@ -36,6 +38,7 @@ from jobs.sources import movielens, synthetic
 from jobs.sources.files import event_files, list_files, write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
+HELD = "held_events"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class TableCounts:
     inserted: int
     by_rule: dict[str, int]
     contract: str = ""           # where the batch's validation result is saved
+    held: int = 0                # events for movies silver does not know yet, kept in quarantine/held_events
+    released: int = 0            # held events of earlier batches whose movie is now known: landed with this one
     unchanged_since: str = ""    # a snapshot (movies, users) not read again: same files as this batch
 
 
@@ -334,6 +339,34 @@ def _check_bad_share(cfg: Config, table: str, batch_id: str, read: int, by_rule:
             f"change. The rows are in quarantine; silver.{table} was not changed.")
 
 
+def _hold_unknown_movies(spark: SparkSession, cfg: Config, events: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """(events to land, this batch's events to hold, held events released now): events whose movie
+    silver does not know wait; earlier held events whose movie has arrived join this batch."""
+    movies = lake.read(spark, cfg.table_path("silver", "movies")).select(S.MOVIE_ID)
+    known = events.join(movies, S.MOVIE_ID, "left_semi")
+    hold = events.join(movies, S.MOVIE_ID, "left_anti")
+    held_path = cfg.table_path("quarantine", HELD)
+    if lake.exists(spark, held_path):
+        released = (lake.read(spark, held_path).drop(S.REASON).join(movies, S.MOVIE_ID, "left_semi")
+                    .join(known.select(S.EVENT_ID), S.EVENT_ID, "left_anti"))
+    else:
+        released = events.limit(0)
+    return known.unionByName(released.select(*events.columns)), hold, released
+
+
+def _settle_held(spark: SparkSession, cfg: Config, hold: DataFrame, released: list[str]) -> None:
+    """Add this batch's held events (once each: a rerun adds nothing) and drop the released ones."""
+    path = cfg.table_path("quarantine", HELD)
+    if not hold.isEmpty():
+        lake.merge_insert_new(spark, hold.withColumn(S.REASON, F.lit("unknown_movie")), path, [S.EVENT_ID])
+    if released:
+        from delta.tables import DeltaTable
+
+        ids = spark.createDataFrame([(i,) for i in released], f"{S.EVENT_ID} string")
+        (DeltaTable.forPath(spark, path).alias("t").merge(ids.alias("s"), f"t.{S.EVENT_ID} = s.{S.EVENT_ID}")
+         .whenMatchedDelete().execute())
+
+
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
                 key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "") -> TableCounts:
     checked = _check(parsed, table_rules)
@@ -354,23 +387,32 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
                    .withColumn(S.EVENT_MONTH, F.date_format(S.TS, "yyyy-MM")))
     deduped = deduped.cache()
     landed = deduped.count()
+    cached = [checked, deduped]
+    hold, released = None, []
+    if insert_only:
+        deduped, hold, released_rows = _hold_unknown_movies(spark, cfg, deduped)
+        cached += [deduped.cache(), hold.cache()]
+        released = [r[S.EVENT_ID] for r in released_rows.select(S.EVENT_ID).collect()]
+        landed -= hold.count()
     verdict = suites.validate(deduped, name, schema, _min_rows(cfg, name, batch_id))
     saved = suites.save(verdict, cfg.validations_dir / batch_id)
     if not verdict.success:
-        deduped.unpersist()
-        checked.unpersist()
+        for frame in cached:
+            frame.unpersist()
         raise ContractViolation(f"{name}: batch {batch_id} breaks its contract: {'; '.join(verdict.failed)}. "
                                 f"silver.{name} was not changed; the validation result is in {saved}")
     target = cfg.table_path("silver", name)
     if insert_only:
         inserted = lake.merge_insert_new(spark, deduped, target, [key], partition_by=[S.EVENT_MONTH])
+        _settle_held(spark, cfg, hold, released)
     else:
         inserted = lake.merge_upsert(spark, deduped, target, [key], ignore_changes=LINEAGE)
-    deduped.unpersist()
-    checked.unpersist()
+    held = 0 if hold is None else hold.count()
+    for frame in cached:
+        frame.unpersist()
     _record_volume(cfg, name, batch_id, landed, files)
-    return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed, quarantined=quarantined,
-                       inserted=inserted, by_rule=by_rule, contract=str(saved))
+    return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed - held, quarantined=quarantined,
+                       inserted=inserted, by_rule=by_rule, contract=str(saved), held=held, released=len(released))
 
 
 def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -> dict:

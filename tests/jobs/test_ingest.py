@@ -1,10 +1,13 @@
 """Ingest on real Spark + Delta: counts add up, re-ingest changes nothing, bad rows are quarantined."""
 
+import json
+from datetime import date
+
 import pytest
 from pyspark.sql import functions as F
 
 from jobs import lake
-from jobs.ingest import ingest
+from jobs.ingest import Interval, ingest
 from tests.conftest import SHARED_DATA, silver_fingerprint, tiny_config
 
 pytestmark = pytest.mark.spark
@@ -74,3 +77,34 @@ def test_movielens_small_joins_tmdb_metadata(spark, tmp_path):
     assert "Woody" in toy_story["overview"] and toy_story["director"] == "John Lasseter"
     with_tmdb = movies.where(F.col("overview").isNotNull()).count()
     assert 3_400 < with_tmdb < 3_600, "about 3,537 MovieLens movies join TMDB 5000 through links.csv"
+
+
+def test_events_for_unknown_movies_are_held_then_land_when_the_movie_arrives(spark, tmp_path):
+    def write_day(day, events, movie_ids):
+        folder = tmp_path / "events" / f"dt={day}"
+        folder.mkdir(parents=True)
+        (folder / "events.jsonl").write_text("".join(json.dumps(
+            {"event_id": e, "user_id": 1, "movie_id": m, "event_type": "watch", "ts": f"{day}T10:00:00Z"}) + "\n"
+            for e, m in events))
+        (tmp_path / "movies.jsonl").write_text("".join(json.dumps({"id": m, "title": f"Movie {m}"}) + "\n" for m in movie_ids))
+
+    cfg = tiny_config(tmp_path / "wd", source={"kind": "files", "events_dir": str(tmp_path / "events"),
+                                               "movies_path": str(tmp_path / "movies.jsonl")})
+    silver_ids = lambda: sorted(r[0] for r in lake.read(spark, cfg.table_path("silver", "interactions")).select("event_id").collect())
+    held_ids = lambda: sorted(r[0] for r in lake.read(spark, cfg.table_path("quarantine", "held_events")).select("event_id").collect())
+
+    write_day("2026-03-01", [("a", 1), ("b", 2), ("c", 3)], [1, 2])
+    first = ingest(cfg, spark, Interval(date(2026, 3, 1), date(2026, 3, 2)))["tables"]["interactions"]
+    assert (first["read"], first["landed"], first["held"], first["released"]) == (3, 2, 1, 0)
+    assert first["read"] == first["landed"] + first["duplicates"] + first["quarantined"] + first["held"]
+    assert silver_ids() == ["a", "b"] and held_ids() == ["c"]
+
+    rerun = ingest(cfg, spark, Interval(date(2026, 3, 1), date(2026, 3, 2)))["tables"]["interactions"]
+    assert rerun["held"] == 1 and held_ids() == ["c"], "a rerun holds the same event once"
+
+    write_day("2026-03-02", [("d", 1)], [1, 2, 3])
+    second = ingest(cfg, spark, Interval(date(2026, 3, 2), date(2026, 3, 3)))["tables"]["interactions"]
+    assert (second["landed"], second["held"], second["released"], second["inserted"]) == (1, 0, 1, 2)
+    assert silver_ids() == ["a", "b", "c", "d"] and held_ids() == []
+    released = lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("event_id") == "c").first()
+    assert str(released["event_date"]) == "2026-03-01", "a released event lands on its own day"
