@@ -84,6 +84,7 @@ class ContractsConfig(_Strict):
 
     max_quarantine_share: float = Field(0.5, ge=0, le=1)  # more bad rows than this means a broken feed or schema drift
     min_volume_ratio: float = Field(0.2, ge=0, le=1)      # rows landing vs the table's previous batch: below = collapse
+    max_event_lag_days: float = Field(3.0, ge=0)           # a day's log with no event this close to its day is stale
 
 
 class MlflowConfig(_Strict):

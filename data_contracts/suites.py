@@ -2,8 +2,11 @@
 
 Rows are judged first, one by one, by `data_contracts.rules` (a failing row goes to quarantine
 with the rule's name). A suite then judges the batch that is about to land: the exact columns and
-their types, non-null unique keys, value ranges, and the volume against the previous batch. A
-failing suite stops the step before silver is written, and says which expectations failed.
+their types, non-null unique keys, value ranges, the volume against the previous batch and, for a
+day's events, freshness (its newest event must not be older than the day by more than the allowed
+lag: an old file replayed as today's). A failing suite stops the step before silver is written,
+and says which expectations failed. The gold feature tables have suites too (`gold_*`), run by the
+features step before it writes them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pyspark.sql import DataFrame
@@ -30,7 +34,7 @@ class Contract:
     """What a batch of one silver table must look like."""
 
     table: str
-    key: str
+    key: str | tuple[str, ...]   # a compound key is unique as a whole
     not_null: tuple[str, ...] = ()
     ranges: tuple[Range, ...] = ()
     allowed: dict[str, tuple[str, ...]] | None = None
@@ -48,6 +52,24 @@ CONTRACTS = {
 }
 
 
+def _activity(table: str, entity: str, windows: list[int], *extra: Range) -> Contract:
+    """A point-in-time activity table: one row per entity and time, counts that cannot be negative,
+    and a lifetime count of at least one (a row exists only after an event)."""
+    return Contract(
+        table, (entity, "event_timestamp"), not_null=("event_timestamp", "first_event_at", "last_event_at"),
+        ranges=(Range("events_total", 1), Range("positives_total", 0), Range("avg_rating", 0.5, 5.0),
+                *[Range(f"events_{w}d", 0) for w in windows], *extra))
+
+
+def gold_contracts(windows: list[int]) -> dict[str, Contract]:
+    return {
+        "user_features": _activity("gold_user_features", S.USER_ID, windows, Range("age", 0, MAX_AGE)),
+        "movie_features": _activity("gold_movie_features", S.MOVIE_ID, windows, Range("viewers", 1)),
+        "movie_attributes": Contract("gold_movie_attributes", S.MOVIE_ID, not_null=("event_timestamp",),
+                                     ranges=(Range("runtime", 0, MAX_RUNTIME_MINUTES), Range("vote_average", 0, 10))),
+    }
+
+
 @dataclass(frozen=True)
 class Verdict:
     table: str
@@ -56,15 +78,22 @@ class Verdict:
     result: dict                 # the full Great Expectations validation result (JSON-safe)
 
 
-def _suite(contract: Contract, frame: DataFrame, min_rows: int):
+def _suite(contract: Contract, frame: DataFrame, min_rows: int, fresh_after: datetime | None):
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
-    suite = gx.ExpectationSuite(name=f"silver_{contract.table}")
+    suite = gx.ExpectationSuite(name=contract.table)
     columns = [f.name for f in frame.schema.fields]
     suite.add_expectation(gxe.ExpectTableRowCountToBeBetween(min_value=min_rows))
-    suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=contract.key))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=contract.key))
+    if isinstance(contract.key, str):
+        suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=contract.key))
+        suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=contract.key))
+    else:
+        for column in contract.key:
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
+        suite.add_expectation(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(contract.key)))
+    if fresh_after is not None:
+        suite.add_expectation(gxe.ExpectColumnMaxToBeBetween(column=S.TS, min_value=fresh_after))
     for column in contract.not_null:
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
     for r in contract.ranges:
@@ -86,23 +115,26 @@ def _schema_drift(expected: list[tuple[str, str]], frame: DataFrame) -> list[str
     return problems
 
 
-def validate(frame: DataFrame, table: str, expected_schema, min_rows: int) -> Verdict:
-    """Run the table's contract on `frame` (the batch about to land)."""
+def validate(frame: DataFrame, table: str, expected_schema, min_rows: int, fresh_after: datetime | None = None,
+             contract: Contract | None = None) -> Verdict:
+    """Run the table's contract (or `contract`) on `frame`, the batch about to land; with `fresh_after`,
+    its newest event must be at least that recent."""
     import great_expectations as gx
 
-    expected = [(f.name, f.dataType.simpleString()) for f in expected_schema.fields]
+    expected = [(f.name, f.dataType.simpleString()) for f in expected_schema.fields] if expected_schema else []
     drift = _schema_drift(expected, frame)
     if drift:
         return Verdict(table, False, [f"schema: {p}" for p in drift], {"schema": drift})
+    contract = contract or CONTRACTS[table]
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # a batch job's log, not a terminal
-    batch = (context.data_sources.add_spark(f"silver_{table}")
+    batch = (context.data_sources.add_spark(contract.table)
              .add_dataframe_asset(table).add_batch_definition_whole_dataframe("batch")
              .get_batch(batch_parameters={"dataframe": frame}))
-    result = batch.validate(_suite(CONTRACTS[table], frame, min_rows), result_format="SUMMARY")
+    result = batch.validate(_suite(contract, frame, min_rows, fresh_after), result_format="SUMMARY")
     failed = []
     for check in result.results:
         if not check.success:

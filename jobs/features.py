@@ -14,7 +14,9 @@ from pyspark.sql import SparkSession
 
 from conf import Config
 from data_contracts import columns as S
+from data_contracts import suites
 from jobs import feature_tables, lake, runs
+from jobs.errors import ContractViolation
 
 FEATURE_TABLES = ("user_features", "movie_features", "movie_attributes")
 USER_VIEW = "user_activity"
@@ -48,16 +50,36 @@ def build_features(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         "movie_features": feature_tables.movie_features(events, windows, cfg.interactions),
         "movie_attributes": feature_tables.movie_attributes(movies),
     }
-    counts, written = {}, {}
-    for name, frame in frames.items():
-        path = cfg.table_path("gold", name)
-        frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-        written[name] = lake.version(spark, path)
-        counts[name] = lake.read(spark, path, written[name]).count()
+    frames = {name: frame.cache() for name, frame in frames.items()}
+    try:
+        _check_contracts(cfg, run_id, frames)
+        counts, written = {}, {}
+        for name, frame in frames.items():
+            path = cfg.table_path("gold", name)
+            frame.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+            written[name] = lake.version(spark, path)
+            counts[name] = lake.read(spark, path, written[name]).count()
+    finally:
+        for frame in frames.values():
+            frame.unpersist()
     materialised = apply_and_materialise(cfg)
     result = {"rows": counts, "genres": genres, "versions": written, "materialised": materialised}
     runs.update_state(cfg, run_id, features=result)
     return result
+
+
+def _check_contracts(cfg: Config, run_id: str, frames: dict) -> None:
+    """Every gold table's suite, before any is written: a failure leaves the previous tables (and
+    the online store) as they were. Results are saved under the run's `validations/` folder."""
+    contracts = suites.gold_contracts(cfg.feast.windows_days)
+    failures = []
+    for name, frame in frames.items():
+        verdict = suites.validate(frame, name, None, min_rows=1, contract=contracts[name])
+        saved = suites.save(verdict, cfg.run_dir(run_id) / "validations")
+        if not verdict.success:
+            failures.append(f"gold.{name}: {'; '.join(verdict.failed)} (result in {saved})")
+    if failures:
+        raise ContractViolation("the features break their contract, nothing was written: " + " | ".join(failures))
 
 
 def apply_and_materialise(cfg: Config) -> list[str]:

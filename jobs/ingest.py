@@ -33,7 +33,7 @@ from data_contracts import rules, suites
 from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
-from jobs.errors import PipelineError
+from jobs.errors import ContractViolation, PipelineError
 from jobs.sources import movielens, synthetic
 from jobs.sources.files import event_files, list_files, write_jsonl
 
@@ -68,10 +68,6 @@ class Landing:
     events_format: str  # jsonl | ml_csv | ml_dat | files (JSON lines, CSV and Parquet, each row read as JSON)
     movies_path: str    # JSON lines, TMDB-shaped
     users_path: str | None
-
-
-class ContractViolation(PipelineError):
-    """A batch broke its table's contract; silver was not changed."""
 
 
 @dataclass(frozen=True)
@@ -368,7 +364,8 @@ def _settle_held(spark: SparkSession, cfg: Config, hold: DataFrame, released: li
 
 
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
-                key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "") -> TableCounts:
+                key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "",
+                fresh_after: datetime | None = None) -> TableCounts:
     checked = _check(parsed, table_rules)
     read = checked.count()
     by_rule = _quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
@@ -394,7 +391,7 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
         cached += [deduped.cache(), hold.cache()]
         released = [r[S.EVENT_ID] for r in released_rows.select(S.EVENT_ID).collect()]
         landed -= hold.count()
-    verdict = suites.validate(deduped, name, schema, _min_rows(cfg, name, batch_id))
+    verdict = suites.validate(deduped, name, schema, _min_rows(cfg, name, batch_id), fresh_after)
     saved = suites.save(verdict, cfg.validations_dir / batch_id)
     if not verdict.success:
         for frame in cached:
@@ -437,7 +434,7 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -
     events_bronze = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
     report["tables"]["interactions"] = asdict(_land_table(
         cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
-        EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True))
+        EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True, fresh_after=_fresh_after(cfg, interval)))
 
     if landing.users_path:
         user_files = fingerprint([landing.users_path])
@@ -451,6 +448,15 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -
     if interval:
         _log_interval(cfg, spark, interval, batch_id, report)
     return report
+
+
+def _fresh_after(cfg: Config, interval: Interval | None) -> datetime | None:
+    """A day's log must hold an event from within `contracts.max_event_lag_days` of its first day."""
+    if interval is None:
+        return None
+    # Naive, like the timestamps Spark hands Great Expectations (the session time zone is UTC).
+    start = datetime(interval.start.year, interval.start.month, interval.start.day)
+    return start - timedelta(days=cfg.contracts.max_event_lag_days)
 
 
 def _log_interval(cfg: Config, spark: SparkSession, interval: Interval, batch_id: str, report: dict) -> None:
