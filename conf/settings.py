@@ -43,9 +43,17 @@ class SourceConfig(_Strict):
     events_dir: str | None = None    # files: event logs (.jsonl/.json, .csv, .parquet), optionally in dt=YYYY-MM-DD folders
     movies_path: str | None = None   # files: TMDB JSON lines, or a folder with the TMDB 5000 CSVs
     users_path: str | None = None    # files: user JSON lines (optional: users then come from the events)
+    # The daily ingest also fetches TMDB's movie changes since the TMDB watermark (credentials from
+    # TMDB_API_KEY or TMDB_ACCESS_TOKEN). For catalogs keyed by TMDB id: synthetic and files.
+    tmdb_changes: bool = False
+    tmdb_base_url: str = "https://api.themoviedb.org/3"
+    tmdb_include_adult: bool = False
 
     @model_validator(mode="after")
     def _source_needs_its_paths(self) -> SourceConfig:
+        if self.tmdb_changes and self.kind == "movielens":
+            raise ValueError("source.tmdb_changes needs a catalog keyed by TMDB id; MovieLens ids are not "
+                             "(its TMDB metadata comes through links.csv and source.tmdb_dir)")
         if self.kind == "movielens" and not self.data_dir:
             raise ValueError("source.kind=movielens needs source.data_dir (the MovieLens folder)")
         if self.kind == "files" and not (self.events_dir and self.movies_path):

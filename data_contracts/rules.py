@@ -41,7 +41,7 @@ def movie_rules() -> list[tuple[str, Column]]:
     return [
         ("unparseable_row", F.col("_parsed").isNull()),
         ("invalid_movie_id", F.col(S.MOVIE_ID).isNull()),
-        ("missing_title", F.col("title").isNull() | (F.length(F.trim("title")) == 0)),
+        ("missing_title", ~F.col("deleted") & (F.col("title").isNull() | (F.length(F.trim("title")) == 0))),
         ("negative_runtime", F.coalesce(F.col("runtime") < 0, F.lit(False))),
         ("runtime_too_long", F.coalesce(F.col("runtime") > MAX_RUNTIME_MINUTES, F.lit(False))),
         ("vote_average_out_of_range", F.coalesce((F.col("vote_average") < 0) | (F.col("vote_average") > 10), F.lit(False))),

@@ -37,6 +37,8 @@ MOVIE_SCHEMA = T.StructType(
         T.StructField("release_date", T.DateType(), True),
         T.StructField("adult", T.BooleanType(), True),
         T.StructField("poster_path", T.StringType(), True),
+        T.StructField("deleted", T.BooleanType(), False),      # retired (a TMDB tombstone): kept, never served
+        T.StructField("updated_at", T.TimestampType(), False),  # the version: an older one never overwrites a newer
     ]
 )
 

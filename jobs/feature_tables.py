@@ -104,11 +104,11 @@ def movie_features(events: DataFrame, windows: list[int], cfg: InteractionsConfi
 
 
 def movie_attributes(movies: DataFrame) -> DataFrame:
-    """Catalog attributes per movie, stamped with the release date: a movie is unknown before it is
+    """Catalog attributes per live (not retired) movie, stamped with the release date: a movie is unknown before it is
     released (or at the epoch when the date is missing). The values are the latest ingested, so vote
     counts are today's even for past timestamps: they are kept out of the ranker's point-in-time set."""
     released = F.coalesce(F.col("release_date").cast("timestamp"), F.timestamp_seconds(F.lit(0)))
-    return movies.select(
+    return movies.where(~F.col("deleted")).select(
         S.MOVIE_ID,
         F.coalesce("genres", F.array().cast("array<string>")).alias("genres"),
         F.col("year").cast("long").alias("year"),

@@ -34,7 +34,7 @@ from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.errors import ContractViolation, PipelineError
-from jobs.sources import movielens, synthetic
+from jobs.sources import movielens, synthetic, tmdb
 from jobs.sources.files import event_files, list_files, write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
@@ -249,16 +249,19 @@ def parse_movies(bronze: DataFrame) -> DataFrame:
         T.StructField("runtime", T.StringType()), T.StructField("vote_average", T.StringType()),
         T.StructField("vote_count", T.StringType()), T.StructField("popularity", T.StringType()),
         T.StructField("adult", T.StringType()), T.StructField("poster_path", T.StringType()),
+        T.StructField("deleted", T.StringType()), T.StructField("updated_at", T.StringType()),
     ])
     p = "_parsed"
     parsed = bronze.withColumn(p, _from_json_or_null(F.col(S.PAYLOAD), doc))
     release = F.to_date(F.try_to_timestamp(F.col(f"{p}.release_date")))
     directors = F.filter(F.col(f"{p}.credits.crew"), lambda c: c["job"] == "Director")
+    deleted = F.coalesce(F.col(f"{p}.deleted").try_cast("boolean"), F.lit(False))
     return parsed.select(
         "*",
         F.coalesce(F.col(f"{p}.movie_id"), F.col(f"{p}.id")).try_cast("bigint").alias(S.MOVIE_ID),
         F.col(f"{p}.id").try_cast("bigint").alias("tmdb_id"),
-        F.col(f"{p}.title").alias("title"),
+        # A tombstone is an id alone: it retires a movie and never lands as one (see lake.merge_versions).
+        F.when(deleted, F.coalesce(F.col(f"{p}.title"), F.lit(""))).otherwise(F.col(f"{p}.title")).alias("title"),
         F.coalesce(F.col(f"{p}.year").try_cast("int"), F.year(release)).alias("year"),
         F.transform(F.col(f"{p}.genres"), lambda g: g["name"]).alias("genres"),
         F.col(f"{p}.overview").alias("overview"),
@@ -272,6 +275,8 @@ def parse_movies(bronze: DataFrame) -> DataFrame:
         release.alias("release_date"),
         F.coalesce(F.col(f"{p}.adult").try_cast("boolean"), F.lit(False)).alias("adult"),
         F.col(f"{p}.poster_path").alias("poster_path"),
+        deleted.alias("deleted"),
+        F.coalesce(F.try_to_timestamp(F.col(f"{p}.updated_at")), F.col(S.INGESTED_AT)).alias("updated_at"),
     )
 
 
@@ -365,7 +370,7 @@ def _settle_held(spark: SparkSession, cfg: Config, hold: DataFrame, released: li
 
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
                 key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "",
-                fresh_after: datetime | None = None) -> TableCounts:
+                fresh_after: datetime | None = None, versioned: bool = False, check_volume: bool = True) -> TableCounts:
     checked = _check(parsed, table_rules)
     read = checked.count()
     by_rule = _quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
@@ -391,7 +396,9 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
         cached += [deduped.cache(), hold.cache()]
         released = [r[S.EVENT_ID] for r in released_rows.select(S.EVENT_ID).collect()]
         landed -= hold.count()
-    verdict = suites.validate(deduped, name, schema, _min_rows(cfg, name, batch_id), fresh_after)
+    # Change feeds (TMDB's) are bursty and may be empty: only snapshots and logs have a volume floor.
+    min_rows = _min_rows(cfg, name, batch_id) if check_volume else 0
+    verdict = suites.validate(deduped, name, schema, min_rows, fresh_after)
     saved = suites.save(verdict, cfg.validations_dir / batch_id)
     if not verdict.success:
         for frame in cached:
@@ -402,22 +409,58 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
     if insert_only:
         inserted = lake.merge_insert_new(spark, deduped, target, [key], partition_by=[S.EVENT_MONTH])
         _settle_held(spark, cfg, hold, released)
+    elif versioned:
+        inserted = lake.merge_versions(spark, deduped, target, key, ignore_changes=LINEAGE)
     else:
         inserted = lake.merge_upsert(spark, deduped, target, [key], ignore_changes=LINEAGE)
     held = 0 if hold is None else hold.count()
     for frame in cached:
         frame.unpersist()
-    _record_volume(cfg, name, batch_id, landed, files)
+    if check_volume:
+        _record_volume(cfg, name, batch_id, landed, files)
     return TableCounts(read=read, landed=landed, duplicates=valid_rows - landed - held, quarantined=quarantined,
                        inserted=inserted, by_rule=by_rule, contract=str(saved), held=held, released=len(released))
 
 
-def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -> dict:
+def tmdb_watermark(cfg: Config, spark: SparkSession) -> date | None:
+    """The day after the last day of TMDB changes fetched: where the next fetch starts."""
+    path = cfg.table_path("state", "tmdb_log")
+    if not lake.exists(spark, path):
+        return None
+    return lake.read(spark, path).agg(F.max("until")).first()[0]
+
+
+def _tmdb_changes(cfg: Config, spark: SparkSession, interval: Interval, landing: Landing, batch_id: str,
+                  client: tmdb.TmdbClient | None) -> dict:
+    """Fetch TMDB's movie changes from the TMDB watermark to the end of `interval` and upsert them:
+    newer versions replace older ones, tombstones retire movies, adult titles stay out unless asked for."""
+    since = tmdb_watermark(cfg, spark) or interval.start
+    if since >= interval.end:
+        return {"since": since.isoformat(), "until": interval.end.isoformat(), "fetched": {}, "up_to_date": True}
+    out = Path(cfg.workdir) / "landing" / "tmdb" / f"changes-{since}-{interval.end}.jsonl"
+    client = client or tmdb.client_from_env(cfg.source.tmdb_base_url)
+    fetched = tmdb.write_changes(client, since, interval.end - timedelta(days=1), out, cfg.source.tmdb_include_adult)
+    result: dict = {"since": since.isoformat(), "until": interval.end.isoformat(), "fetched": fetched}
+    if fetched["written"] + fetched["deleted"]:
+        changes_batch = f"{batch_id}-tmdb"
+        bronze = _to_bronze(spark, cfg, "movies", [str(out)], "json", landing, changes_batch)
+        result |= asdict(_land_table(cfg, spark, "movies", parse_movies(bronze), rules.movie_rules(), MOVIE_SCHEMA,
+                                     S.MOVIE_ID, changes_batch, insert_only=False, dedupe_order="updated_at",
+                                     versioned=True, check_volume=False))
+    row = spark.createDataFrame([(since, interval.end, json.dumps(fetched), datetime.now(UTC))],
+                                "since date, until date, fetched string, finished_at timestamp")
+    lake.replace_where(row, cfg.table_path("state", "tmdb_log"), {"since": since.isoformat()})
+    return result
+
+
+def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None,
+           tmdb_client: tmdb.TmdbClient | None = None) -> dict:
     """Run the configured source through bronze into silver; return per-table counts.
 
     With `interval`, only the events logged in those days are read (movies and users are
     snapshots, upserted whole); the interval is then recorded in the ingest log, whose latest
-    end is the watermark."""
+    end is the watermark. With `source.tmdb_changes`, TMDB's changes since its own watermark are
+    fetched (through `tmdb_client`, or one built from the environment) and upserted too."""
     landing = land(cfg)
     events = event_paths(landing, interval)
     batch_id = batch_id_for(landing, events, interval)
@@ -428,8 +471,11 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None) -
     movie_files = fingerprint([landing.movies_path])
     report["tables"]["movies"] = asdict((interval and _unchanged(cfg, "movies", movie_files)) or _land_table(
         cfg, spark, "movies", parse_movies(_to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)),
-        rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID, batch_id, insert_only=False, dedupe_order=S.INGESTED_AT,
-        files=movie_files))
+        rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID, batch_id, insert_only=False, dedupe_order="updated_at",
+        versioned=True, files=movie_files))
+
+    if interval and cfg.source.tmdb_changes:
+        report["tmdb"] = _tmdb_changes(cfg, spark, interval, landing, batch_id, tmdb_client)
 
     events_bronze = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
     report["tables"]["interactions"] = asdict(_land_table(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -59,6 +60,26 @@ def merge_upsert(spark: SparkSession, df: DataFrame, path: str, keys: list[str],
     metrics = (table.alias("t").merge(df.alias("s"), condition)
                .whenMatchedUpdateAll(condition=changed or None)
                .whenNotMatchedInsertAll()
+               .execute().first())
+    return _merged_rows(metrics, "num_inserted_rows") + _merged_rows(metrics, "num_updated_rows")
+
+
+def merge_versions(spark: SparkSession, df: DataFrame, path: str, key: str, ignore_changes: tuple[str, ...] = ()) -> int:
+    """Upsert versioned rows (`updated_at`) with tombstones (`deleted`): a row replaces the stored one only
+    if it is at least as new and something changed, so replaying an old batch changes nothing; a
+    tombstone only marks a stored row deleted, and is never inserted. Returns inserted + updated rows."""
+    live = df.where(~F.col("deleted"))
+    if not exists(spark, path):
+        live.write.format("delta").mode("overwrite").save(path)
+        return live.count()
+    ignored = {key, "updated_at", *ignore_changes}
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in ignored)
+    newer = "s.updated_at >= t.updated_at"
+    retire = {"deleted": "true", "updated_at": "s.updated_at", **{c: f"s.`{c}`" for c in ignore_changes}}
+    metrics = (DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), f"t.{key} = s.{key}")
+               .whenMatchedUpdate(condition=f"s.deleted AND NOT t.deleted AND {newer}", set=retire)
+               .whenMatchedUpdateAll(condition=f"NOT s.deleted AND {newer} AND ({changed})")
+               .whenNotMatchedInsertAll(condition="NOT s.deleted")
                .execute().first())
     return _merged_rows(metrics, "num_inserted_rows") + _merged_rows(metrics, "num_updated_rows")
 

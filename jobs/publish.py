@@ -62,7 +62,7 @@ def _movie_fields(movies):
 
 
 def _version_frames(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str) -> Version:
-    movies = lake.read(spark, cfg.table_path("silver", "movies"), state["silver_versions"]["movies"])
+    movies = lake.read(spark, cfg.table_path("silver", "movies"), state["silver_versions"]["movies"]).where(~F.col("deleted"))
     fields = _movie_fields(movies)
     variant = F.when(F.col(S.LIST_NAME) == FINAL, F.lit(cfg.experiment.control)).otherwise(
         F.substring_index(F.col(S.LIST_NAME), "@", -1))

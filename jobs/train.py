@@ -38,9 +38,11 @@ USERS_PER_TASK = 200
 def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(events, movies, users) as pandas at the run's pinned silver versions."""
     versions = runs.load_state(cfg, run_id)["silver_versions"]
-    events = lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"]).select(*EVENT_COLUMNS).toPandas()
-    movies = (lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"])
-              .select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID))
+    live = lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"]).where(~F.col("deleted"))
+    # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
+    events = (lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"])
+              .join(live.select(S.MOVIE_ID), S.MOVIE_ID, "left_semi").select(*EVENT_COLUMNS).toPandas())
+    movies = live.select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID)
     users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"]).select(S.USER_ID, "age").toPandas()
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")

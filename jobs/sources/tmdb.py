@@ -1,16 +1,18 @@
 """TMDB API v3 client: changed movie ids for a date range, then each movie's details with credits and
 keywords, written as JSON lines that the ingest step reads like any other TMDB-shaped file.
 
-The key comes from the environment (TMDB_API_KEY, a v3 key, or TMDB_ACCESS_TOKEN, a v4 read token)
-and is read by the caller, not here. Requests that get 429 or a 5xx are retried with exponential
+The key comes from the environment (TMDB_API_KEY, a v3 key, or TMDB_ACCESS_TOKEN, a v4 read token),
+read by `client_from_env` at the edge. Requests that get 429 or a 5xx are retried with exponential
 backoff; a Retry-After header, in seconds or as an HTTP date, is honoured instead when present.
 A movie TMDB no longer has (404) is written as a tombstone, `{"id": ..., "deleted": true}`, so the
-ingest step can retire it.
+ingest step can retire it. Every document is stamped `updated_at` with the fetch time: the version
+that decides which of two copies of a movie is the latest.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import urllib.error
@@ -18,7 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, UTC
+from datetime import date, datetime, timedelta, UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from jobs.errors import PipelineError
 
 BASE_URL = "https://api.themoviedb.org/3"
 RETRYABLE = {429, 500, 502, 503, 504}
+MAX_DAYS_PER_CALL = 14  # /movie/changes accepts at most 14 days
 
 
 class TmdbError(PipelineError):
@@ -115,14 +118,18 @@ class TmdbClient:
         raise AssertionError("unreachable")
 
     def changed_movie_ids(self, start: date, end: date) -> Iterator[dict]:
-        """`/movie/changes` for [start, end] (TMDB allows 14 days per call), every page:
+        """`/movie/changes` for [start, end], days included, in calls of at most 14 days, every page:
         yields {"id", "adult"} per changed movie."""
-        page, total = 1, 1
-        while page <= total:
-            body = self.get("/movie/changes", start_date=start.isoformat(), end_date=end.isoformat(), page=page) or {}
-            total = int(body.get("total_pages") or 0)
-            yield from body.get("results", [])
-            page += 1
+        while start <= end:
+            chunk_end = min(end, start + timedelta(days=MAX_DAYS_PER_CALL - 1))
+            page, total = 1, 1
+            while page <= total:
+                body = self.get("/movie/changes", start_date=start.isoformat(), end_date=chunk_end.isoformat(),
+                                page=page) or {}
+                total = int(body.get("total_pages") or 0)
+                yield from body.get("results", [])
+                page += 1
+            start = chunk_end + timedelta(days=1)
 
     def movie(self, movie_id: int) -> dict:
         """`/movie/{id}` with credits and keywords, or a tombstone when TMDB no longer has it."""
@@ -130,10 +137,17 @@ class TmdbClient:
         return doc if doc is not None else {"id": movie_id, "deleted": True}
 
 
-def write_changes(client: TmdbClient, start: date, end: date, out: Path, include_adult: bool = False) -> dict[str, int]:
-    """Details of every movie changed in [start, end] as JSON lines at `out`; returns counts.
+def client_from_env(base_url: str = BASE_URL, environ: dict[str, str] | None = None) -> TmdbClient:
+    environ = os.environ if environ is None else environ
+    return TmdbClient(api_key=environ.get("TMDB_API_KEY"), access_token=environ.get("TMDB_ACCESS_TOKEN"), base_url=base_url)
+
+
+def write_changes(client: TmdbClient, start: date, end: date, out: Path, include_adult: bool = False,
+                  now: datetime | None = None) -> dict[str, int]:
+    """Details of every movie changed in [start, end] (days included) as JSON lines at `out`; returns counts.
 
     Adult titles are skipped unless `include_adult` (TMDB flags them in the change list)."""
+    stamp = (now or datetime.now(UTC)).isoformat()
     out.parent.mkdir(parents=True, exist_ok=True)
     counts = {"changed": 0, "written": 0, "deleted": 0, "skipped_adult": 0}
     seen: set[int] = set()
@@ -147,7 +161,7 @@ def write_changes(client: TmdbClient, start: date, end: date, out: Path, include
             if change.get("adult") and not include_adult:
                 counts["skipped_adult"] += 1
                 continue
-            doc = client.movie(movie_id)
+            doc = {**client.movie(movie_id), "updated_at": stamp}
             counts["deleted" if doc.get("deleted") else "written"] += 1
             fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
     return counts
