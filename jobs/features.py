@@ -7,6 +7,8 @@ writes the same rows); each run records the Delta versions it wrote.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, UTC
 
 import pandas as pd
@@ -82,6 +84,21 @@ def _check_contracts(cfg: Config, run_id: str, frames: dict) -> None:
         raise ContractViolation("the features break their contract, nothing was written: " + " | ".join(failures))
 
 
+# Feast's Spark offline store switches this on for its own queries and leaves it on, which breaks
+# Delta's data skipping on backquoted column names (MERGEs and filtered reads of the state tables).
+QUOTED_REGEX = "spark.sql.parser.quotedRegexColumnNames"
+
+
+@contextmanager
+def _feast_on_spark() -> Iterator[None]:
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    before = spark.conf.get(QUOTED_REGEX, "false")
+    try:
+        yield
+    finally:
+        spark.conf.set(QUOTED_REGEX, before)
+
+
 def apply_and_materialise(cfg: Config) -> list[str]:
     """`feast apply` of this configuration's definitions, then load every feature view's latest
     values (as of now) into the online store."""
@@ -92,7 +109,8 @@ def apply_and_materialise(cfg: Config) -> list[str]:
     store = open_store(cfg)
     store.apply(definitions(cfg))
     views = [view.name for view in feature_views(cfg)]
-    store.materialize(start_date=EPOCH, end_date=datetime.now(UTC), feature_views=views)
+    with _feast_on_spark():
+        store.materialize(start_date=EPOCH, end_date=datetime.now(UTC), feature_views=views)
     return views
 
 
@@ -109,5 +127,6 @@ def user_features_at(cfg: Config, entity_rows: pd.DataFrame) -> pd.DataFrame:
     refs = [f"{USER_VIEW}:{field.name}" for field in view.schema]
     rows = entity_rows[[S.USER_ID, "event_timestamp"]].assign(
         event_timestamp=pd.to_datetime(entity_rows["event_timestamp"], utc=True))
-    joined = open_store(cfg).get_historical_features(entity_df=rows, features=refs).to_df()
+    with _feast_on_spark():
+        joined = open_store(cfg).get_historical_features(entity_df=rows, features=refs).to_df()
     return joined.sort_values([S.USER_ID, "event_timestamp"]).reset_index(drop=True)

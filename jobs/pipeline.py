@@ -32,7 +32,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
     with _timed(timings, "ingest"):
         ingested = ingest(cfg, spark)
     with _timed(timings, "features"):
-        build_features(cfg, spark, run_id)
+        features = build_features(cfg, spark, run_id)
     with _timed(timings, "train_eval"):
         train(cfg, spark, run_id, "eval")
     with _timed(timings, "score_eval"):
@@ -61,6 +61,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         "published_version": published["version"],
         "publish": published,
         "ingest": ingested,
+        "features": features,
         "timings_seconds": timings,
     }
     report["mlflow_run_id"] = evaluation["mlflow_run_id"]

@@ -1,7 +1,7 @@
 """Batch contracts: the Great Expectations suites, and what a failing batch does to an ingest."""
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -21,7 +21,8 @@ def _movies(spark, rows):
 
 
 def _movie(movie_id, title="A title", runtime=100.0, vote=7.0):
-    return (movie_id, None, title, 2001, ["Drama"], "", [], [], None, runtime, vote, 10, 1.0, None, False, None)
+    return (movie_id, None, title, 2001, ["Drama"], "", [], [], None, runtime, vote, 10, 1.0, None, False, None,
+            False, datetime(2026, 1, 1))
 
 
 def test_a_clean_batch_passes_and_each_failure_is_named(spark):

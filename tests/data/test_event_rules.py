@@ -27,7 +27,8 @@ CASES = {
 
 
 def _bronze(spark, lines):
-    return spark.createDataFrame([(line,) for line in lines], f"{S.PAYLOAD} string")
+    """Bronze rows: the line and when it was ingested (a movie's version when its document has none)."""
+    return spark.createDataFrame([(line,) for line in lines], f"{S.PAYLOAD} string").withColumn(S.INGESTED_AT, F.current_timestamp())
 
 
 def test_each_bad_event_gets_its_rule_and_good_ones_pass(spark):
