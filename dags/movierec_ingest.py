@@ -1,8 +1,9 @@
 """Daily ingest: the events logged in the run's data interval, through bronze and the data contracts
 into silver; updates the `movierec_silver` asset, which triggers the training DAG.
 
-`airflow backfill create --dag-id movierec_ingest --from-date D1 --to-date D2` runs it for each day,
-as `movierec backfill --start D1 --end D2` does; both call `jobs.ingest.ingest` with the day.
+`airflow backfill create --dag-id movierec_ingest --from-date D1 --to-date D2 --max-active-runs 1`
+runs it for each day, in order, as `movierec backfill --start D1 --end D2` does; both call
+`jobs.ingest.ingest` with the day (tests/dags/test_airflow_backfill.py runs both).
 """
 
 from __future__ import annotations
