@@ -173,6 +173,7 @@ class RankerConfig(_Strict):
     min_child_weight: float = Field(1.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
     num_workers: int = Field(1, gt=0)               # Spark tasks that train it together
+    store_features: bool = True                     # also the users' feature-store values, joined point-in-time
 
 
 class SlotsConfig(_Strict):

@@ -106,11 +106,12 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
 
 
 def store_lookup(cfg: Config, run_id: str) -> tuple[StoreLookup | None, list[str]]:
-    """Point-in-time user features through Feast, once the run's features step has written them."""
+    """Point-in-time user features through Feast, once the run's features step has written them (and
+    unless `models.ranker.store_features` is off)."""
     from jobs.features import user_features_at
 
     features = runs.load_state(cfg, run_id).get("features")
-    if features is None:
+    if features is None or not cfg.models.ranker.store_features:
         return None, []
     return (lambda rows: user_features_at(cfg, rows)), features["genres"]
 
