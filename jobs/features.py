@@ -109,6 +109,8 @@ def apply_and_materialise(cfg: Config) -> list[str]:
     store = open_store(cfg)
     store.apply(definitions(cfg))
     views = [view.name for view in feature_views(cfg)]
+    # From the epoch, not incrementally: the gold tables are rebuilt whole each run, and an entity
+    # quiet for longer than any incremental window must still get its latest row.
     with _feast_on_spark():
         store.materialize(start_date=EPOCH, end_date=datetime.now(UTC), feature_views=views)
     return views
