@@ -41,7 +41,9 @@ def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataF
     live = lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"]).where(~F.col("deleted"))
     # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
     events = (lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"])
-              .join(live.select(S.MOVIE_ID), S.MOVIE_ID, "left_semi").select(*EVENT_COLUMNS).toPandas())
+              .join(live.select(S.MOVIE_ID), S.MOVIE_ID, "left_semi").select(*EVENT_COLUMNS).toPandas()
+              # In a fixed order: Spark's partition order varies, and with it the fitted models.
+              .sort_values([S.USER_ID, S.TS, S.EVENT_ID], kind="mergesort", ignore_index=True))
     movies = live.select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID)
     users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"]).select(S.USER_ID, "age").toPandas()
     if events.empty:
