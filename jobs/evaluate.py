@@ -21,7 +21,7 @@ from jobs import lake, plots, runs
 from jobs.report_text import markdown
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation
-from jobs.train import model_path, test_path
+from jobs.runs import model_path, test_path
 from models.metrics import (
     cold_item_recall,
     coverage_curve,

@@ -20,7 +20,7 @@ from jobs import lake, runs
 from jobs.errors import PipelineError
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
-from jobs.train import model_path
+from jobs.runs import model_path
 from models.recommend import FINAL
 from serving.store import CURRENT, FALLBACK, GENRE_SEPARATOR, list_key, movie_key, open_store, write_repo_files
 

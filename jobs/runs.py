@@ -1,4 +1,5 @@
-"""Per-run state: a JSON file under runs/<run_id>/ that each step reads and extends."""
+"""Per-run state (a JSON file under runs/<run_id>/ that each step reads and extends) and the paths of
+what the steps hand each other there."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def safe_run_id(raw: str) -> str:
 
 def state_path(cfg: Config, run_id: str) -> Path:
     return cfg.run_dir(run_id) / "state.json"
+
+
+def model_path(cfg: Config, run_id: str, split: str) -> Path:
+    return cfg.run_dir(run_id) / split / "models.pkl"
+
+
+def test_path(cfg: Config, run_id: str) -> Path:
+    return cfg.run_dir(run_id) / "eval" / "test_events.parquet"
 
 
 def load_state(cfg: Config, run_id: str) -> dict:

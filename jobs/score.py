@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
-from jobs.train import model_path, test_path
+from jobs.runs import model_path, test_path
 from models.recommend import FINAL, FittedModels, recommend_users, similar_movies
 
 FALLBACK_USER = -1

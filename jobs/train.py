@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pickle
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,14 +48,6 @@ def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataF
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
     return events, movies, users
-
-
-def model_path(cfg: Config, run_id: str, split: str) -> Path:
-    return cfg.run_dir(run_id) / split / "models.pkl"
-
-
-def test_path(cfg: Config, run_id: str) -> Path:
-    return cfg.run_dir(run_id) / "eval" / "test_events.parquet"
 
 
 def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevant, users: np.ndarray,
@@ -128,8 +119,8 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
     if split == "eval":
         events, test = temporal_split(events, cfg.evaluation.test_fraction)
         test = test.assign(relevant=is_relevant(test, cfg.interactions))
-        test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
-        test.to_parquet(test_path(cfg, run_id), index=False)
+        runs.test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
+        test.to_parquet(runs.test_path(cfg, run_id), index=False)
     start = time.perf_counter()
     stage1, relevant, als, als_trials, ranker_users = stage_one(events, movies, users, cfg, store_at, genres)
     stage1_seconds = round(time.perf_counter() - start, 2)
@@ -142,7 +133,7 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
              pd.Series(pd.Timestamp(train_set.as_of + DAY, unit="s", tz="UTC"), index=train_set.user_ids))
     store = lookup_store(store_at, train_set, times, genres)
     fitted = assemble(train_set, generators, reference, ranker, cfg, users, store)
-    path = model_path(cfg, run_id, split)
+    path = runs.model_path(cfg, run_id, split)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))
     if ranker is not None:
