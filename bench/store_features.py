@@ -4,7 +4,7 @@
 
 For the default synthetic data and ml-latest-small + TMDB 5000, runs `movierec pipeline` twice
 (`models.ranker.store_features` true, then false) from empty workdirs and prints the ranker's and
-the final lists' NDCG@10 and recall@10 side by side, with the ratio on / off.
+the final lists' NDCG@k and recall@k (k = `evaluation.k`) side by side, with the ratio on / off.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METRICS = ["ndcg@10", "recall@10"]
+METRICS = ["ndcg", "recall"]
 LISTS = ["ranker", "final"]
 
 
@@ -35,7 +35,7 @@ def pipeline(args: list[str], store: bool, workdir: Path) -> dict:
     command = [str(Path(sys.executable).with_name("movierec")), "pipeline", *args, "--workdir", str(workdir),
                "--report", str(report), "--set", f"models.ranker.store_features={str(store).lower()}"]
     subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
-    return json.loads(report.read_text())["models"]
+    return json.loads(report.read_text())
 
 
 def main() -> None:
@@ -49,8 +49,8 @@ def main() -> None:
         on = pipeline(extra, True, args.workdir / f"{index}-on")
         off = pipeline(extra, False, args.workdir / f"{index}-off")
         for model in LISTS:
-            for metric in METRICS:
-                a, b = on[model][metric], off[model][metric]
+            for metric in (f"{m}@{on['k']}" for m in METRICS):
+                a, b = on["models"][model][metric], off["models"][model][metric]
                 print(f"| {name} | {model} | {metric} | {a:.4f} | {b:.4f} | {a / b:.3f} |" if b else
                       f"| {name} | {model} | {metric} | {a:.4f} | {b:.4f} | - |", flush=True)
 

@@ -114,8 +114,8 @@ def _figures(cfg: Config, run_id: str, models: dict, arrays: dict, fitted, count
     folder.mkdir(parents=True, exist_ok=True)
     ks = list(range(1, max(a.shape[1] for a in arrays.values()) + 1))
     return [
-        plots.metrics_per_model(models, folder / "metrics_per_model.png"),
-        plots.popularity_bias({n: popularity_percentile(arrays[n], counts, k) for n in models}, folder / "popularity_bias.png"),
+        plots.metrics_per_model(models, folder / "metrics_per_model.png", k),
+        plots.popularity_bias({n: popularity_percentile(arrays[n], counts, k) for n in models}, folder / "popularity_bias.png", k),
         plots.coverage_curves({n: coverage_curve(arrays[n], fitted.train.n_items, ks) for n in models}, ks,
                               folder / "coverage_curve.png"),
     ]

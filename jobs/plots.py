@@ -10,12 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-METRICS_SHOWN = ("ndcg@10", "recall@10", "map@10", "coverage@10", "serendipity@10")
+METRICS_SHOWN = ("ndcg", "recall", "map", "coverage", "serendipity")
 
 
-def metrics_per_model(models: dict[str, dict], path: Path) -> Path:
+def metrics_per_model(models: dict[str, dict], path: Path, k: int) -> Path:
     names = list(models)
-    shown = [m for m in METRICS_SHOWN if all(m in models[n] for n in names)]
+    shown = [f"{m}@{k}" for m in METRICS_SHOWN if all(f"{m}@{k}" in models[n] for n in names)]
     fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 4), squeeze=False)
     for ax, metric in zip(axes[0], shown):
         values = [models[n][metric] for n in names]
@@ -29,12 +29,12 @@ def metrics_per_model(models: dict[str, dict], path: Path) -> Path:
     return path
 
 
-def popularity_bias(percentiles: dict[str, np.ndarray], path: Path) -> Path:
+def popularity_bias(percentiles: dict[str, np.ndarray], path: Path, k: int) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4))
     names = list(percentiles)
     ax.boxplot([percentiles[n] for n in names], vert=False, showfliers=False)
     ax.set_yticks(range(1, len(names) + 1), names)
-    ax.set_xlabel("popularity percentile of recommended items (top-10; 100 = most popular)")
+    ax.set_xlabel(f"popularity percentile of recommended items (top-{k}; 100 = most popular)")
     ax.set_title("Popularity bias of the lists")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

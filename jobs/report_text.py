@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from models.recommend import FINAL, RANKER
 
-COLUMNS = ["ndcg@10", "recall@10", "precision@10", "map@10", "hit_rate@10", "ndcg@20", "recall@20", "coverage@10",
-           "serendipity@10", "novelty@10", "diversity@10", "cold_item_recall@100"]
 NOT_SINGLE = {RANKER, FINAL}
+
+
+def columns(k: int) -> list[str]:
+    """The report's metric columns at cutoff `k` (evaluate also scores 2k for NDCG and recall)."""
+    return [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}", f"hit_rate@{k}", f"ndcg@{2 * k}",
+            f"recall@{2 * k}", f"coverage@{k}", f"serendipity@{k}", f"novelty@{k}", f"diversity@{k}",
+            "cold_item_recall@100"]
 
 
 def _cell(values: dict, metric: str) -> str:
@@ -17,29 +22,31 @@ def _cell(values: dict, metric: str) -> str:
 def markdown(report: dict) -> str:
     models, timing = report["models"], report.get("timing", {})
     fit, score = timing.get("fit_seconds", {}), timing.get("score_ms_per_user", {})
+    shown = columns(report["k"])
     lines = [f"# Evaluation of run {report['run_id']}", "", report["protocol"]["split"], "",
-             "| model | fit s | ms/user | " + " | ".join(COLUMNS) + " | users |",
-             "|---" * (len(COLUMNS) + 4) + "|"]
+             "| model | fit s | ms/user | " + " | ".join(shown) + " | users |",
+             "|---" * (len(shown) + 4) + "|"]
     for name, values in models.items():
         lines.append(f"| {name} | {fit.get(name, '-')} | {score.get(name, '-')} | "
-                     + " | ".join(_cell(values, m) for m in COLUMNS) + f" | {values.get('users', '-')} |")
+                     + " | ".join(_cell(values, m) for m in shown) + f" | {values.get('users', '-')} |")
     lines += ["", *(f"- {line}" for line in checks(report))]
     return "\n".join(lines) + "\n"
 
 
 def checks(report: dict) -> list[str]:
     """The comparisons the ranking work is judged by, all from this one run."""
-    models = report["models"]
+    models, k = report["models"], report["k"]
     final = models["final"]
-    singles = {m: v["ndcg@10"] for m, v in models.items() if m not in NOT_SINGLE}
+    ndcg, coverage, serendipity = f"ndcg@{k}", f"coverage@{k}", f"serendipity@{k}"
+    singles = {m: v[ndcg] for m, v in models.items() if m not in NOT_SINGLE}
     best = max(singles, key=singles.get)
     out = []
-    if models.get("ease", {}).get("ndcg@10"):
-        out.append(f"final NDCG@10 / EASE: {final['ndcg@10'] / models['ease']['ndcg@10']:.3f}x")
-    out.append(f"final NDCG@10 / best single generator ({best}): {final['ndcg@10'] / singles[best]:.3f}x")
+    if models.get("ease", {}).get(ndcg):
+        out.append(f"final NDCG@{k} / EASE: {final[ndcg] / models['ease'][ndcg]:.3f}x")
+    out.append(f"final NDCG@{k} / best single generator ({best}): {final[ndcg] / singles[best]:.3f}x")
     if "als" in models:
-        out.append(f"coverage@10: final {final['coverage@10']:.4f}, ALS {models['als']['coverage@10']:.4f}")
-    out.append(f"serendipity@10: final {final['serendipity@10']:.4f}, popularity {models['popularity']['serendipity@10']:.4f}")
+        out.append(f"{coverage}: final {final[coverage]:.4f}, ALS {models['als'][coverage]:.4f}")
+    out.append(f"{serendipity}: final {final[serendipity]:.4f}, popularity {models['popularity'][serendipity]:.4f}")
     cold = {m: models[m].get("cold_item_recall@100") for m in ("content", "two_tower") if m in models}
     out.append(f"cold-item recall@100: {cold}; merged candidates: {report.get('candidates')}")
     out.append(f"new users: {report.get('new_users')}")
