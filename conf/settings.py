@@ -4,6 +4,10 @@
 with `MOVIEREC__SECTION__KEY=value` environment variables, then with explicit overrides
 (CLI flags). Unknown keys are rejected so a typo fails loudly instead of being ignored.
 This module is the only place that reads YAML or environment variables.
+
+`base.yaml` holds every default. A default written here as well (so that a section built directly,
+e.g. `RerankConfig(...)` in a test, behaves like a loaded one) must equal base.yaml's value:
+tests/unit/test_config.py fails on any that disagree, and on any field base.yaml leaves out.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class SparkConfig(_Strict):
     app_name: str = "movierec"
     driver_memory: str = "4g"
     python_executable: str | None = None  # the workers' Python; default: the driver's interpreter
-    conf: dict[str, str] = Field(default_factory=dict)
+    conf: dict[str, str]
 
 
 class SourceConfig(_Strict):
@@ -120,10 +124,10 @@ class PopularityConfig(_Strict):
 
 
 class AlsConfig(_Strict):
-    factors: int = Field(64, gt=0)
-    regularization: float = Field(0.05, ge=0)
+    factors: int = Field(32, gt=0)
+    regularization: float = Field(0.1, ge=0)
     iterations: int = Field(15, gt=0)
-    alpha: float = Field(20.0, gt=0)
+    alpha: float = Field(10.0, gt=0)
 
 
 class TrendingConfig(_Strict):
@@ -168,11 +172,11 @@ class RankerConfig(_Strict):
     label_fraction: float = Field(0.2, gt=0, lt=1)  # each user's last share of training events labels the ranker
     max_users: int = Field(3000, gt=0)              # users sampled for the ranker's training set
     n_estimators: int = Field(300, gt=0)
-    max_depth: int = Field(6, gt=0)
+    max_depth: int = Field(4, gt=0)
     learning_rate: float = Field(0.05, gt=0)
-    min_child_weight: float = Field(1.0, ge=0)
+    min_child_weight: float = Field(5.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
-    num_workers: int = Field(1, gt=0)               # Spark tasks that train it together
+    num_workers: int = Field(2, gt=0)               # Spark tasks that train it together
     store_features: bool = True                     # also the users' feature-store values, joined point-in-time
 
 
@@ -185,7 +189,7 @@ class SlotsConfig(_Strict):
 class RerankConfig(_Strict):
     mmr_lambda: float = Field(0.9, ge=0, le=1)      # 1 = pure relevance, 0 = pure diversity
     freshness_boost: float = Field(0.05, ge=0)      # added to the normalised score of new releases
-    popularity_penalty: float = Field(0.0, ge=0)    # subtracted x the item's popularity percentile (0-1): long tail
+    popularity_penalty: float = Field(0.3, ge=0)    # subtracted x the item's popularity percentile (0-1): long tail
     new_release_days: float = Field(365.0, gt=0)
     strategy: Literal["mmr", "slots"] = "mmr"
     slots: SlotsConfig = SlotsConfig()
@@ -196,8 +200,8 @@ class RerankConfig(_Strict):
 class AlsTuningConfig(_Strict):
     """Grid searched on the ranker's label window; the best NDCG wins. Empty = use `als` as configured."""
 
-    factors: list[int] = Field(default_factory=list)
-    regularization: list[float] = Field(default_factory=list)
+    factors: list[int] = Field(default_factory=lambda: [32, 64])
+    regularization: list[float] = Field(default_factory=lambda: [0.1, 1.0])
 
 
 GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware")
@@ -226,8 +230,8 @@ class ModelsConfig(_Strict):
 
 
 class GatesConfig(_Strict):
-    min: dict[str, float] = Field(default_factory=dict)
-    min_ndcg_vs_popularity: float = 0.0
+    min: dict[str, float]
+    min_ndcg_vs_popularity: float = 1.0
 
 
 class VariantConfig(_Strict):
@@ -240,8 +244,8 @@ class ExperimentConfig(_Strict):
     (experiment name, user id) picks the one a user is served. The first variant is the control:
     its lists are the ones evaluated as `final`; the others are evaluated as `final@<variant>`."""
 
-    name: str = "default"
-    variants: dict[str, VariantConfig] = Field(default_factory=lambda: {"control": VariantConfig()}, min_length=1)
+    name: str
+    variants: dict[str, VariantConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _names_are_keys(self) -> ExperimentConfig:
@@ -265,7 +269,8 @@ class ServingConfig(_Strict):
     store_timeout_ms: float = Field(50.0, gt=0)    # slower store reads are answered from the fallback cache
     api_key: str | None = None                     # when set, requests need it in the X-API-Key header
     cors_origins: list[str] = Field(default_factory=list)
-    contexts: list[str] = Field(default_factory=lambda: ["home"])  # placements a client may name (metrics label)
+    # Placements a client may name (a metrics label).
+    contexts: list[str] = Field(default_factory=lambda: ["home", "detail", "search", "email"])
     poster_base_url: str = "https://image.tmdb.org/t/p/w185"
 
     @model_validator(mode="after")
@@ -276,7 +281,7 @@ class ServingConfig(_Strict):
 
 
 class Config(_Strict):
-    env: str = "local"
+    env: str  # the environment file's name, set by load_config
     workdir: str
     lake_root: str
     runs_dir: str
@@ -291,7 +296,7 @@ class Config(_Strict):
     evaluation: EvaluationConfig
     models: ModelsConfig
     gates: GatesConfig
-    experiment: ExperimentConfig = ExperimentConfig()
+    experiment: ExperimentConfig
     serving: ServingConfig
 
     @model_validator(mode="after")

@@ -70,7 +70,7 @@ def test_slots_follow_the_configured_shares():
 def test_popularity_penalty_lifts_the_long_tail():
     items, scores = np.arange(10), np.linspace(1.0, 0.0, 10)
     popularity = np.linspace(1.0, 0.0, 10)        # the best-scored items are also the most popular
-    cfg = RerankConfig(mmr_lambda=1.0, freshness_boost=0.0)
+    cfg = RerankConfig(mmr_lambda=1.0, freshness_boost=0.0, popularity_penalty=0.0)
     none = np.zeros(10, bool)
     picked, _, _ = rerank(items, scores, sim, none, none, cfg, 3, popularity)
     assert list(picked) == [0, 1, 2]

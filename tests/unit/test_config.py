@@ -1,6 +1,9 @@
 import pytest
+import yaml
+from pydantic import BaseModel
 
-from conf import ConfigError, load_config
+from conf import Config, ConfigError, load_config
+from conf.settings import CONF_DIR
 
 
 def test_defaults_load_and_expand_workdir(tmp_path):
@@ -46,3 +49,22 @@ def test_movielens_source_needs_a_folder(tmp_path):
 def test_popularity_generator_cannot_be_dropped(tmp_path):
     with pytest.raises(ConfigError, match="must include 'popularity'"):
         load_config("local", {"workdir": str(tmp_path), "models": {"generators": ["als"]}}, environ={})
+
+
+def _fields(model: type[BaseModel], loaded: BaseModel, raw: dict, path: str = ""):
+    """(dotted name, field info, loaded value, present in the YAML) for every field, nested sections included."""
+    for name, info in model.model_fields.items():
+        value = getattr(loaded, name)
+        yield f"{path}{name}", info, value, name in raw
+        if isinstance(value, BaseModel) and isinstance(raw.get(name), dict):
+            yield from _fields(type(value), value, raw[name], f"{path}{name}.")
+
+
+def test_base_yaml_holds_every_default_and_the_models_agree_with_it():
+    raw = yaml.safe_load((CONF_DIR / "base.yaml").read_text())
+    loaded = Config.model_validate({**raw, "env": "base"})
+    fields = list(_fields(Config, loaded, raw))
+    assert [name for name, _, _, present in fields if not present and name != "env"] == []
+    disagree = {name: (info.get_default(call_default_factory=True), value) for name, info, value, _ in fields
+                if not info.is_required() and info.get_default(call_default_factory=True) != value}
+    assert disagree == {}, "settings.py default vs base.yaml"
