@@ -24,21 +24,42 @@ def trending_text(window_days: float) -> str:
     return "Trending this week" if round(window_days) == 7 else f"Trending in the last {round(window_days)} days"
 
 
-def reason(user_idx: int, history: np.ndarray, item: int, personal: bool, is_new: bool, is_trending: bool,
-           ctx: FeatureContext, titles: np.ndarray, trending_window_days: float) -> tuple[str, int | None]:
-    """(text, evidence item index or None) for recommending `item` to `user_idx` (-1 = unknown user), whose
-    last HISTORY_FOR_REASONS positives, most recent first, are `history`."""
-    if len(history) and (personal or is_new):
-        like = int(history[int(np.argmax(ctx.similarity(np.array([item]), history)[0]))])
-        if is_new:
-            return f"New release like {titles[like]}", like
-        return f"Because you watched {titles[like]}", like
-    if is_trending:
-        return trending_text(trending_window_days), None
-    if user_idx >= 0:
-        genres = ctx.item_genres[item].indices
-        if len(genres):
-            share = ctx.user_genres[user_idx, genres]
-            if share.max() > 0:
-                return f"Popular with viewers who like {ctx.genre_names[genres[int(np.argmax(share))]]}", None
-    return "Popular with viewers overall", None
+def most_similar(ctx: FeatureContext, items: np.ndarray, history: np.ndarray) -> np.ndarray:
+    """For each item, the entry of its row of `history` (-1 padded) most similar to it (-1 if none)."""
+    unit = ctx.item_unit
+    sims = np.matmul(unit[np.maximum(history, 0)], unit[items][:, :, None])[:, :, 0]
+    sims = np.where(history >= 0, sims, -np.inf)
+    best = np.take_along_axis(history, sims.argmax(axis=1)[:, None], axis=1)[:, 0] if history.shape[1] else np.full(len(items), -1)
+    return np.where((history >= 0).any(axis=1), best, -1)
+
+
+def reasons(ctx: FeatureContext, titles: np.ndarray, users: np.ndarray, history: np.ndarray, items: np.ndarray,
+            personal: np.ndarray, is_new: np.ndarray, is_trending: np.ndarray, trending_window_days: float) -> np.ndarray:
+    """The reason text of each recommended (users[i], items[i]) (users -1 = unknown); `history` holds each
+    row's user's last HISTORY_FOR_REASONS positives, most recent first, -1 padded (see `recent_matrix`).
+
+    In order of precedence: a new release or a personal model's pick is explained by the most similar
+    title in the history; then trending; then the user's favourite among the item's genres; else overall
+    popularity."""
+    out = np.full(len(items), "Popular with viewers overall", dtype=object)
+    if not len(items):
+        return out
+    has_history = (history >= 0).any(axis=1)
+    by_title = has_history & (personal | is_new)
+    if by_title.any():
+        like = most_similar(ctx, items[by_title], history[by_title])
+        prefix = np.where(is_new[by_title], "New release like ", "Because you watched ").astype(object)
+        out[by_title] = prefix + titles[like]
+    trending = ~by_title & is_trending
+    out[trending] = trending_text(trending_window_days)
+    by_genre = ~by_title & ~trending & (users >= 0)
+    if by_genre.any():
+        member = ctx.item_genres[items[by_genre]].toarray() > 0
+        share = np.where(member, ctx.user_genres[users[by_genre]], -np.inf)
+        best = share.argmax(axis=1)
+        liked = share[np.arange(len(best)), best] > 0
+        names = np.asarray(ctx.genre_names, dtype=object)
+        texts = out[by_genre]
+        texts[liked] = "Popular with viewers who like " + names[best[liked]]
+        out[by_genre] = texts
+    return out

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from models.base import CandidateGenerator, top_n
-from models.data import DAY, TrainingSet, positive_sequences, recent_items
+from models.data import DAY, TrainingSet, positive_sequences
 from models.metrics import percentile_ranks
 
 BUCKET_DAYS = 30.0
@@ -141,18 +141,26 @@ def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator],
     user_events = by_user.size().reindex(range(train.n_users), fill_value=0).to_numpy().astype(np.float32)
     genres, names = train.catalog.genre_matrix()
     item_genres = sparse.diags(1.0 / np.maximum(np.asarray(genres.sum(axis=1)).ravel(), 1)).astype(np.float32) @ genres
+    item_genres = item_genres.tocsr().sorted_indices()  # reasons break ties between genres in column order
     positives = (train.weights > 0).astype(np.float32)
     user_genres = np.asarray((positives @ item_genres).todense())
     user_genres = user_genres / np.maximum(user_genres.sum(axis=1, keepdims=True), 1e-9)
     seq_items, seq_starts = positive_sequences(train)
     return FeatureContext(item_count, percentile_ranks(item_count), item_first_ts, timeline, t0, user_first_ts, user_last_ts, user_events,
-                          user_genres.astype(np.float32), item_genres.tocsr(), names, item_embedding(generators, train),
+                          user_genres.astype(np.float32), item_genres, names, item_embedding(generators, train),
                           seq_items, seq_starts, store or store_features(None, train, []))
 
 
-def recent_history(ctx: FeatureContext, user_idx: int, n: int) -> np.ndarray:
-    """The user's last `n` positive items, most recent first."""
-    return recent_items(ctx.seq_items, ctx.seq_starts, user_idx, n)
+def recent_matrix(ctx: FeatureContext, user_idx: np.ndarray, n: int) -> np.ndarray:
+    """(len(user_idx), n) each user's last `n` positive items, most recent first, -1 past the history
+    (and for unknown users, -1)."""
+    known = user_idx >= 0
+    safe = np.maximum(user_idx, 0)
+    lo, hi = ctx.seq_starts[safe], ctx.seq_starts[safe + 1]
+    position = hi[:, None] - 1 - np.arange(n)[None, :]
+    ok = known[:, None] & (position >= lo[:, None])
+    return np.where(ok, ctx.seq_items[np.where(ok, position, 0)] if len(ctx.seq_items) else -1, -1)
+
 
 
 @dataclass
@@ -216,15 +224,7 @@ def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarr
     pop_window = ctx.timeline[bucket, items] - ctx.timeline[lo, items]
     window_total = ctx.timeline[bucket].sum(axis=1) - ctx.timeline[lo].sum(axis=1) if len(items) else np.zeros(0)
     affinity = np.asarray(ctx.item_genres[items].multiply(ctx.user_genres[safe]).sum(axis=1)).ravel()
-    max_sim, recency = np.zeros(len(items), np.float32), np.zeros(len(items), np.float32)
-    for user in np.unique(users[known]):
-        picked = np.flatnonzero(users == user)
-        history = recent_history(ctx, int(user), SIMILAR_HISTORY)
-        if len(history) == 0:
-            continue
-        sims = ctx.similarity(items[picked], history)
-        max_sim[picked] = sims.max(axis=1)
-        recency[picked] = (sims * SIMILAR_DECAY ** np.arange(len(history))).max(axis=1)
+    max_sim, recency = _similar_history(ctx, users, items)
     store = {}
     if ctx.store.names:
         values = np.where(known[:, None], ctx.store.values[safe], np.nan)
@@ -247,6 +247,27 @@ def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarr
         "user_span_days": (last - first) / DAY,
         "user_idle_days": (train.as_of - last) / DAY,
         "genre_affinity": np.where(known, affinity, np.nan),
-        "max_sim_recent": np.where(known, max_sim, np.nan),
-        "recency_of_similar": np.where(known, recency, np.nan),
+        "max_sim_recent": max_sim,
+        "recency_of_similar": recency,
     }
+
+
+SIMILARITY_ROWS = 8192          # candidate rows per similarity block: (rows, SIMILAR_HISTORY, d) floats at a time
+
+
+def _similar_history(ctx: FeatureContext, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(max_sim_recent, recency_of_similar) of each candidate row: its item's highest similarity to the user's
+    last SIMILAR_HISTORY positives, unweighted and decayed by how long ago each was watched. NaN for unknown
+    users, 0 for users with no positive history."""
+    max_sim, recency = np.zeros(len(items), np.float32), np.zeros(len(items), np.float32)
+    decay = SIMILAR_DECAY ** np.arange(SIMILAR_HISTORY)
+    for lo in range(0, len(items), SIMILARITY_ROWS):
+        block = slice(lo, lo + SIMILARITY_ROWS)
+        history = recent_matrix(ctx, users[block], SIMILAR_HISTORY)
+        has = (history >= 0).any(axis=1)
+        sims = np.matmul(ctx.item_unit[np.maximum(history, 0)], ctx.item_unit[items[block]][:, :, None])[:, :, 0]
+        sims = np.where(history >= 0, sims, -np.inf)
+        max_sim[block] = np.where(has, sims.max(axis=1), 0.0)
+        recency[block] = np.where(has, (sims * decay).max(axis=1), 0.0)
+    known = users >= 0
+    return np.where(known, max_sim, np.nan), np.where(known, recency, np.nan)

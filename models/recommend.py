@@ -10,10 +10,10 @@ import pandas as pd
 from conf.settings import RerankConfig
 from models.base import CandidateGenerator
 from models.data import DAY, TrainingSet
-from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, reason
-from models.features import FeatureContext, candidates, recent_history
+from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, reasons
+from models.features import FeatureContext, candidates, recent_matrix
 from models.ranker import Ranker, rank_fusion
-from models.rerank import allowed, rerank
+from models.rerank import SLOT_NAMES, allowed, banned_items, pool_size, rerank_batch
 
 FINAL = "final"
 RANKER = "ranker"
@@ -48,7 +48,15 @@ class FittedModels:
 
     def is_trending(self, items: np.ndarray) -> np.ndarray:
         trending = self.generators.get("trending")
-        return trending.is_trending(items) if trending is not None else np.zeros(len(items), dtype=bool)
+        return trending.is_trending(items) if trending is not None else np.zeros(items.shape, dtype=bool)
+
+    def banned(self, rules: RerankConfig) -> np.ndarray:
+        """Items in a genre `rules` exclude (cached per rule set: the catalog does not change)."""
+        key = tuple(sorted(rules.exclude_genres))
+        cache = self.__dict__.setdefault("_banned", {})
+        if key not in cache:
+            cache[key] = banned_items(self.train.catalog, rules)
+        return cache[key]
 
 
 def score_candidates(models: FittedModels, user_idx: np.ndarray):
@@ -65,26 +73,28 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
     each experiment variant.
 
     Unknown users (no training events) get what the non-personal generators retrieve, ranked:
-    that is the fallback list.
+    that is the fallback list. The whole batch is ranked, reranked and explained at once.
     """
     user_idx = models.train.user_index(user_ids)
     cands, scores = score_candidates(models, user_idx)
     item_ids = models.train.item_ids
     frames = [_rows(name, user_ids, items, best, item_ids) for name, (items, best) in cands.lists.items()]
-    rows = cands.rows.assign(score=scores).sort_values(["row", "score"], ascending=[True, False], kind="mergesort")
+    row = cands.rows["row"].to_numpy(dtype=np.int64)
+    order = np.lexsort((-scores, row))          # by user, best first; stable, so ties keep item order
+    row, items, scores = row[order], cands.rows["item_idx"].to_numpy(dtype=np.int64)[order], scores[order]
     personal = [f"{g}_rank" for g in models.generators if g not in NON_PERSONAL]
-    ranked, final = [], []
-    for row, group in rows.groupby("row", sort=True):
-        u, uid = int(user_idx[row]), int(user_ids[row])
-        items, s = group["item_idx"].to_numpy(), group["score"].to_numpy()
-        ranked.append(pd.DataFrame({"list_name": RANKER, "user_id": uid, "rank": np.arange(1, min(len(items), models.n_final) + 1),
-                                    "movie_id": item_ids[items[:models.n_final]], "score": s[:models.n_final]}))
-        age = models.user_age[u] if u >= 0 else np.nan
-        is_personal = group[personal].notna().any(axis=1).to_numpy() if personal else np.zeros(len(group), dtype=bool)
-        history = recent_history(models.context, u, HISTORY_FOR_REASONS)
-        for variant, rules in [(None, models.rerank), *models.variants.items()]:
-            final.append(_final_list(models, final_list_name(variant), rules, u, uid, age, items, s, is_personal, history))
-    frames.extend(ranked + final)
+    is_personal = (cands.rows[personal].notna().any(axis=1).to_numpy()[order] if personal
+                   else np.zeros(len(row), dtype=bool))
+    position = _positions(row, len(user_ids))
+    top = position < models.n_final
+    frames.append(pd.DataFrame({"list_name": RANKER, "user_id": user_ids[row[top]], "rank": position[top] + 1,
+                                "movie_id": item_ids[items[top]], "score": scores[top]}))
+    ages = np.where(user_idx >= 0, models.user_age[np.maximum(user_idx, 0)], np.nan)
+    history = recent_matrix(models.context, user_idx, HISTORY_FOR_REASONS)
+    for variant, rules in [(None, models.rerank), *models.variants.items()]:
+        keep = allowed(items, ages[row], models.train.catalog, rules, models.banned(rules))
+        frames.append(_final_lists(models, final_list_name(variant), rules, user_ids, user_idx, history,
+                                   row[keep], items[keep], scores[keep], is_personal[keep]))
     out = pd.concat(frames, ignore_index=True)
     for column in ("reason", "slot"):
         if column not in out:
@@ -92,20 +102,43 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
     return out.astype({"user_id": np.int64, "rank": np.int32, "movie_id": np.int64, "score": np.float64})[COLUMNS]
 
 
-def _final_list(models: FittedModels, name: str, rules: RerankConfig, u: int, uid: int, age: float, items: np.ndarray,
-                scores: np.ndarray, is_personal: np.ndarray, history: np.ndarray) -> pd.DataFrame:
-    """One user's reranked, explained list under `rules`."""
-    keep = allowed(items, age, models.train.catalog, rules)
-    items, scores, is_personal = items[keep], scores[keep], is_personal[keep]
-    new, trending = models.is_new(items), models.is_trending(items)
-    picked, rel, slots = rerank(items, scores, models.context.similarity, new, trending, rules, models.n_final,
-                                models.context.item_popularity[items])
-    position = {item: p for p, item in enumerate(items)}
-    reasons = [reason(u, history, int(i), bool(is_personal[position[i]]), bool(new[position[i]]),
-                      bool(trending[position[i]]), models.context, models.train.catalog.titles,
-                      models.trending_window_days)[0] for i in picked]
-    return pd.DataFrame({"list_name": name, "user_id": uid, "rank": np.arange(1, len(picked) + 1),
-                         "movie_id": models.train.item_ids[picked], "score": rel, "reason": reasons, "slot": slots})
+def _positions(row: np.ndarray, n_rows: int) -> np.ndarray:
+    """Position of each entry within its run of equal, sorted `row` values (0 = first)."""
+    starts = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_rows))])
+    return np.arange(len(row)) - starts[row]
+
+
+def _final_lists(models: FittedModels, name: str, rules: RerankConfig, user_ids: np.ndarray, user_idx: np.ndarray,
+                 history: np.ndarray, row: np.ndarray, items: np.ndarray, scores: np.ndarray,
+                 is_personal: np.ndarray) -> pd.DataFrame:
+    """The batch's reranked, explained lists under `rules`, from each user's allowed candidates in ranker order
+    (`row` sorted, best first within a row)."""
+    position = _positions(row, len(user_ids))
+    pool = position < pool_size(models.n_final)
+    row, position, items, scores, is_personal = row[pool], position[pool], items[pool], scores[pool], is_personal[pool]
+    width = int(position.max()) + 1 if len(position) else 0
+    shape = (len(user_ids), width)
+    valid = np.zeros(shape, dtype=bool)
+    valid[row, position] = True
+
+    def grid(values: np.ndarray, fill) -> np.ndarray:
+        out = np.full(shape, fill, dtype=values.dtype)
+        out[row, position] = values
+        return out
+
+    pool_items = grid(items, 0)
+    new, trending = models.is_new(pool_items), models.is_trending(pool_items)
+    unit = models.context.item_unit[pool_items]
+    sim = np.matmul(unit, unit.transpose(0, 2, 1))
+    picked, values, slots = rerank_batch(grid(scores, 0.0), valid, sim, new & valid, trending & valid,
+                                         models.context.item_popularity[pool_items], rules, models.n_final)
+    r, step = np.nonzero(picked >= 0)
+    at = picked[r, step]
+    chosen = pool_items[r, at]
+    texts = reasons(models.context, models.train.catalog.titles, user_idx[r], history[r], chosen,
+                    grid(is_personal, False)[r, at], new[r, at], trending[r, at], models.trending_window_days)
+    return pd.DataFrame({"list_name": name, "user_id": user_ids[r], "rank": step + 1, "movie_id": models.train.item_ids[chosen],
+                         "score": values[r, step], "reason": texts, "slot": SLOT_NAMES[slots[r, step]]})
 
 
 def _rows(name: str, user_ids: np.ndarray, items: np.ndarray, scores: np.ndarray, item_ids: np.ndarray) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import xgboost as xgb
 from conf import load_config
 from models.data import build_training_set
 from models.explain import trending_text
-from models.features import feature_names, recent_history
+from models.features import feature_names, recent_matrix
 from models.ranker import Ranker
 from models.recommend import FINAL, RANKER, recommend_users
 from models.training import assemble, fit_generators, ranker_rows, split_for_ranker, stage_one
@@ -74,7 +74,7 @@ def test_every_reason_names_real_evidence():
     for row in final.itertuples():
         user_idx = int(fitted.train.user_index(np.array([row.user_id]))[0])
         item_idx = int(fitted.train.item_index(np.array([row.movie_id]))[0])
-        history = set(recent_history(fitted.context, user_idx, 50).tolist())
+        history = set(recent_matrix(fitted.context, np.array([user_idx]), 50)[0].tolist())
         if m := re.fullmatch(r"(?:Because you watched|New release like) (.+)", row.reason):
             assert titles[m.group(1)] in history, f"{row.reason!r} names a title user {row.user_id} watched"
         elif m := re.fullmatch(r"Popular with viewers who like (.+)", row.reason):

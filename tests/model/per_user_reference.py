@@ -1,0 +1,163 @@
+"""The per-user recommendation path as it was before it was vectorised (main at 7dbe03b), kept as the
+oracle for the golden test: the batch code must give the same lists, order, scores, slots and reasons.
+
+Deliberately slow and loop-shaped; never import it from product code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.data import recent_items
+from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, trending_text
+from models.features import SIMILAR_DECAY, SIMILAR_HISTORY
+from models.recommend import COLUMNS, RANKER, final_list_name, score_candidates
+
+SIMILAR, DIVERSE, TRENDING = "similar", "diverse", "trending"
+POOL_FACTOR = 3
+
+
+def similar_history_features(ctx, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(max_sim_recent, recency_of_similar) for candidate rows, one user at a time."""
+    max_sim, recency = np.zeros(len(items), np.float32), np.zeros(len(items), np.float32)
+    known = users >= 0
+    for user in np.unique(users[known]):
+        picked = np.flatnonzero(users == user)
+        history = recent_items(ctx.seq_items, ctx.seq_starts, int(user), SIMILAR_HISTORY)
+        if len(history) == 0:
+            continue
+        sims = ctx.similarity(items[picked], history)
+        max_sim[picked] = sims.max(axis=1)
+        recency[picked] = (sims * SIMILAR_DECAY ** np.arange(len(history))).max(axis=1)
+    return np.where(known, max_sim, np.nan), np.where(known, recency, np.nan)
+
+
+def allowed(items, user_age, catalog, cfg):
+    ok = np.ones(len(items), dtype=bool)
+    if not (np.isfinite(user_age) and user_age >= cfg.adult_min_age):
+        ok &= ~catalog.adult[items]
+    if cfg.exclude_genres:
+        banned = set(cfg.exclude_genres)
+        ok &= np.array([not banned.intersection(catalog.genres[i]) for i in items], dtype=bool)
+    return ok
+
+
+def relevance(scores, is_new, popularity, cfg):
+    span = scores.max() - scores.min() if len(scores) else 0.0
+    scaled = (scores - scores.min()) / span if span > 0 else np.ones_like(scores)
+    return scaled + cfg.freshness_boost * is_new - cfg.popularity_penalty * popularity
+
+
+def mmr(rel, sim, lam, n):
+    picked, values, available = [], [], np.ones(len(rel), dtype=bool)
+    closest = np.full(len(rel), -np.inf)
+    for _ in range(min(n, len(rel))):
+        penalty = np.where(np.isfinite(closest), closest, 0.0)
+        value = np.where(available, lam * rel - (1 - lam) * penalty, -np.inf)
+        best = int(np.argmax(value))
+        picked.append(best)
+        values.append(float(value[best]))
+        available[best] = False
+        closest = np.maximum(closest, sim[best])
+    return np.asarray(picked, dtype=np.int64), np.asarray(values)
+
+
+def rerank(items, scores, sim_fn, is_new, is_trending, cfg, n, popularity):
+    pool = slice(0, min(len(items), POOL_FACTOR * n))
+    items, scores, is_new, is_trending, popularity = items[pool], scores[pool], is_new[pool], is_trending[pool], popularity[pool]
+    if len(items) == 0:
+        return items, scores, []
+    rel = relevance(scores, is_new, popularity, cfg)
+    sim = sim_fn(items, items)
+    if cfg.strategy == "mmr":
+        order, values = mmr(rel, sim, cfg.mmr_lambda, n)
+        by_relevance = np.argsort(np.argsort(-rel, kind="stable"), kind="stable")
+        slots = [TRENDING if is_trending[p] else (DIVERSE if by_relevance[p] > pos else SIMILAR)
+                 for pos, p in enumerate(order)]
+        return items[order], values, slots
+    order, slots = _slots(rel, sim, is_trending, cfg, n)
+    return items[order], rel[order], slots
+
+
+def _slots(rel, sim, is_trending, cfg, n):
+    n = min(n, len(rel))
+    queues = {
+        SIMILAR: list(np.argsort(-rel, kind="stable")),
+        DIVERSE: list(mmr(rel, sim, 0.5, len(rel))[0]),
+        TRENDING: [p for p in np.argsort(-rel, kind="stable") if is_trending[p]],
+    }
+    share = {SIMILAR: cfg.slots.similar, DIVERSE: cfg.slots.diverse, TRENDING: cfg.slots.trending}
+    total = sum(share.values()) or 1.0
+    taken, order, slots, count = set(), [], [], dict.fromkeys(share, 0)
+    while len(order) < n:
+        for slot in sorted(share, key=lambda s: count[s] - share[s] / total * (len(order) + 1)):
+            queue = queues[slot]
+            while queue and queue[0] in taken:
+                queue.pop(0)
+            if queue:
+                pick = queue.pop(0)
+                break
+        else:
+            break
+        taken.add(pick)
+        order.append(pick)
+        slots.append(slot)
+        count[slot] += 1
+    return np.asarray(order, dtype=np.int64), slots
+
+
+def reason(user_idx, history, item, personal, is_new, is_trending, ctx, titles, trending_window_days):
+    if len(history) and (personal or is_new):
+        like = int(history[int(np.argmax(ctx.similarity(np.array([item]), history)[0]))])
+        if is_new:
+            return f"New release like {titles[like]}"
+        return f"Because you watched {titles[like]}"
+    if is_trending:
+        return trending_text(trending_window_days)
+    if user_idx >= 0:
+        genres = ctx.item_genres[item].indices
+        if len(genres):
+            share = ctx.user_genres[user_idx, genres]
+            if share.max() > 0:
+                return f"Popular with viewers who like {ctx.genre_names[genres[int(np.argmax(share))]]}"
+    return "Popular with viewers overall"
+
+
+def recommend_users(models, user_ids: np.ndarray) -> pd.DataFrame:
+    """The ranker's order and every variant's final list, built one user at a time (no generator lists)."""
+    user_idx = models.train.user_index(user_ids)
+    cands, scores = score_candidates(models, user_idx)
+    item_ids = models.train.item_ids
+    rows = cands.rows.assign(score=scores).sort_values(["row", "score"], ascending=[True, False], kind="mergesort")
+    personal = [f"{g}_rank" for g in models.generators if g not in NON_PERSONAL]
+    out = []
+    for row, group in rows.groupby("row", sort=True):
+        u, uid = int(user_idx[row]), int(user_ids[row])
+        items, s = group["item_idx"].to_numpy(), group["score"].to_numpy()
+        out.append(pd.DataFrame({"list_name": RANKER, "user_id": uid, "rank": np.arange(1, min(len(items), models.n_final) + 1),
+                                 "movie_id": item_ids[items[:models.n_final]], "score": s[:models.n_final]}))
+        age = models.user_age[u] if u >= 0 else np.nan
+        is_personal = group[personal].notna().any(axis=1).to_numpy() if personal else np.zeros(len(group), dtype=bool)
+        history = recent_items(models.context.seq_items, models.context.seq_starts, u, HISTORY_FOR_REASONS)
+        for variant, rules in [(None, models.rerank), *models.variants.items()]:
+            out.append(_final_list(models, final_list_name(variant), rules, u, uid, age, items, s, is_personal, history))
+    frame = pd.concat(out, ignore_index=True)
+    for column in ("reason", "slot"):
+        if column not in frame:
+            frame[column] = None
+    return frame.astype({"user_id": np.int64, "rank": np.int32, "movie_id": np.int64, "score": np.float64})[COLUMNS]
+
+
+def _final_list(models, name, rules, u, uid, age, items, scores, is_personal, history):
+    keep = allowed(items, age, models.train.catalog, rules)
+    items, scores, is_personal = items[keep], scores[keep], is_personal[keep]
+    new, trending = models.is_new(items), models.is_trending(items)
+    picked, rel, slots = rerank(items, scores, models.context.similarity, new, trending, rules, models.n_final,
+                                models.context.item_popularity[items])
+    position = {item: p for p, item in enumerate(items)}
+    reasons = [reason(u, history, int(i), bool(is_personal[position[i]]), bool(new[position[i]]),
+                      bool(trending[position[i]]), models.context, models.train.catalog.titles,
+                      models.trending_window_days) for i in picked]
+    return pd.DataFrame({"list_name": name, "user_id": uid, "rank": np.arange(1, len(picked) + 1),
+                         "movie_id": models.train.item_ids[picked], "score": rel, "reason": reasons, "slot": slots})
