@@ -1,7 +1,7 @@
 """Score: batch recommendations with Spark, `mapInPandas` over users with the models broadcast.
 
 Writes gold `candidates` (each generator's top-N, the EASE reference and the ranker's order
-before reranking), `ranked_lists` (the final, reranked, explained lists: `final` for the control,
+before reranking: for the eval split only, where evaluation reads them), `ranked_lists` (the final, reranked, explained lists: `final` for the control,
 `final@<variant>` for the experiment's other arms) and, for the full split, `similar_movies`, all
 keyed by (run_id, split). User id -1 stands for "a user we know nothing about": its list is the
 fallback that unknown users are served.
@@ -58,21 +58,21 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 
+    with_candidates = split == "eval"   # the published split needs only the final lists
+
     def recommend_partition(batches):
         fitted = pickle.loads(payload.value)
         for batch in batches:
             user_ids = batch[S.USER_ID].to_numpy(dtype=np.int64)
             for chunk in np.array_split(user_ids, max(1, len(user_ids) // USERS_PER_CHUNK)):
-                yield recommend_users(fitted, chunk)
+                yield recommend_users(fitted, chunk, with_candidates)
 
     rows = users.repartition(partitions).mapInPandas(recommend_partition, OUTPUT_SCHEMA)
     rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)).cache()
     is_final = F.col(S.LIST_NAME).startswith(FINAL)
-    counts = {
-        "candidates": _write(cfg, rows.where(~is_final).drop(S.REASON_TEXT, S.SLOT), "candidates", run_id, split),
-        "ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split),
-        "users": int(len(user_ids)),
-    }
+    counts = {"ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split), "users": int(len(user_ids))}
+    if with_candidates:
+        counts["candidates"] = _write(cfg, rows.where(~is_final).drop(S.REASON_TEXT, S.SLOT), "candidates", run_id, split)
     rows.unpersist()
     if split == "full":
         counts["similar_movies"] = _score_similar(cfg, spark, run_id, split, payload, fitted.train.n_items)

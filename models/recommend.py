@@ -68,9 +68,9 @@ def score_candidates(models: FittedModels, user_idx: np.ndarray):
     return cands, np.asarray(scores, dtype=np.float64)
 
 
-def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
-    """Rows of COLUMNS for `user_ids`: every generator's top-N, the ranker's order, and the final list of
-    each experiment variant.
+def recommend_users(models: FittedModels, user_ids: np.ndarray, with_candidates: bool = True) -> pd.DataFrame:
+    """Rows of COLUMNS for `user_ids`: every generator's top-N and the ranker's order (unless not
+    `with_candidates`: what is published needs neither), and the final list of each experiment variant.
 
     Unknown users (no training events) get what the non-personal generators retrieve, ranked:
     that is the fallback list. The whole batch is ranked, reranked and explained at once.
@@ -78,7 +78,7 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
     user_idx = models.train.user_index(user_ids)
     cands, scores = score_candidates(models, user_idx)
     item_ids = models.train.item_ids
-    frames = [_rows(name, user_ids, items, best, item_ids) for name, (items, best) in cands.lists.items()]
+    frames = [_rows(name, user_ids, items, best, item_ids) for name, (items, best) in cands.lists.items()] if with_candidates else []
     row = cands.rows["row"].to_numpy(dtype=np.int64)
     order = np.lexsort((-scores, row))          # by user, best first; stable, so ties keep item order
     row, items, scores = row[order], cands.rows["item_idx"].to_numpy(dtype=np.int64)[order], scores[order]
@@ -86,7 +86,7 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray) -> pd.DataFrame:
     is_personal = (cands.rows[personal].notna().any(axis=1).to_numpy()[order] if personal
                    else np.zeros(len(row), dtype=bool))
     position = _positions(row, len(user_ids))
-    top = position < models.n_final
+    top = (position < models.n_final) & with_candidates
     frames.append(pd.DataFrame({"list_name": RANKER, "user_id": user_ids[row[top]], "rank": position[top] + 1,
                                 "movie_id": item_ids[items[top]], "score": scores[top]}))
     ages = np.where(user_idx >= 0, models.user_age[np.maximum(user_idx, 0)], np.nan)
