@@ -520,14 +520,6 @@ def ingested_days(cfg: Config, spark: SparkSession) -> set[date]:
     return {r["interval_start"] for r in lake.read(spark, path).select("interval_start").collect()}
 
 
-def watermark(cfg: Config, spark: SparkSession) -> date | None:
-    """The end of the latest interval ingested: where the next daily ingest starts."""
-    path = cfg.table_path("state", "ingest_log")
-    if not lake.exists(spark, path):
-        return None
-    return lake.read(spark, path).agg(F.max("interval_end")).first()[0]
-
-
 def _users_from_file(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str) -> DataFrame:
     return parse_users(_to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id))
 

@@ -45,17 +45,6 @@ class CandidateGenerator(ABC):
             scores[known] = block
         return top_n(scores, n)
 
-    def score(self, user_idx: np.ndarray, item_idx: np.ndarray) -> np.ndarray:
-        """Score of each (user_idx[i], item_idx[i]) pair, shape (len(user_idx),)."""
-        order = np.argsort(user_idx, kind="stable")
-        out = np.empty(len(user_idx), dtype=np.float32)
-        users, starts = np.unique(user_idx[order], return_index=True)
-        dense = self.score_users(users)
-        for row, (start, end) in enumerate(zip(starts, list(starts[1:]) + [len(order)])):
-            picked = order[start:end]
-            out[picked] = dense[row, item_idx[picked]]
-        return out
-
 
 def dot_scores(user_vectors: np.ndarray, item_vectors: np.ndarray, user_idx: np.ndarray) -> np.ndarray:
     """user . item for every item, shape (len(user_idx), n_items); -inf rows for unknown users (-1)."""

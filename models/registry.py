@@ -27,7 +27,3 @@ def build_generator(name: str, cfg: ModelsConfig, seed: int) -> CandidateGenerat
         "time_aware": lambda: TimeAwareTransitions(cfg.time_aware),
     }
     return builders[name]()
-
-
-def build_generators(cfg: ModelsConfig, seed: int) -> dict[str, CandidateGenerator]:
-    return {name: build_generator(name, cfg, seed) for name in cfg.generators}

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.backfill import BackfillStopped, backfill
-from jobs.ingest import Interval, ingest, ingested_days, watermark
+from jobs.ingest import Interval, ingest, ingested_days
 from tests.conftest import silver_fingerprint, tiny_config
 
 pytestmark = pytest.mark.spark
@@ -27,7 +27,7 @@ def test_a_day_reads_only_its_log_and_reruns_change_nothing(spark, tmp_path):
     cfg = tiny_config(tmp_path)
     result = backfill(cfg, spark, MARCH_1, MARCH_2)
     assert [d["day"] for d in result["ingested"]] == ["2026-03-01", "2026-03-02"]
-    assert watermark(cfg, spark) == MARCH_3
+    assert ingested_days(cfg, spark) == {MARCH_1, MARCH_2}
     expected = logged_events(cfg, ["2026-03-01", "2026-03-02"])
     silver = lake.read(spark, cfg.table_path("silver", "interactions"))
     assert sorted(r["event_id"] for r in silver.select("event_id").collect()) == sorted(e["event_id"] for e in expected)
@@ -60,13 +60,12 @@ def test_a_failed_day_stops_the_backfill_and_the_next_run_resumes_there(spark, t
     with pytest.raises(BackfillStopped, match=r"backfill stopped at 2026-03-02: .*run the same command again"):
         backfill(cfg, spark, MARCH_1, MARCH_3)
     assert ingested_days(cfg, spark) == {MARCH_1}
-    assert watermark(cfg, spark) == MARCH_2
 
     day_log.write_text(good)  # the feed is fixed
     resumed = backfill(cfg, spark, MARCH_1, MARCH_3)
     assert resumed["skipped"] == ["2026-03-01"]
     assert [d["day"] for d in resumed["ingested"]] == ["2026-03-02", "2026-03-03"]
-    assert watermark(cfg, spark) == MARCH_4
+    assert ingested_days(cfg, spark) == {MARCH_1, MARCH_2, MARCH_3}
 
 
 def test_a_flat_event_file_cannot_be_ingested_by_day(spark, tmp_path):

@@ -79,15 +79,6 @@ def test_seen_items_are_never_recommended(generator):
         assert not seen[user, picked].any()
 
 
-@pytest.mark.parametrize("generator", _generators(), ids=lambda g: g.name)
-def test_score_matches_recommend_order(generator):
-    train = _train()
-    generator.fit(train)
-    items, scores = generator.recommend(np.array([3]), 5)
-    pair_scores = generator.score(np.full(5, 3), items[0])
-    np.testing.assert_allclose(pair_scores, scores[0], rtol=1e-5)
-
-
 @pytest.mark.parametrize("generator", [g for g in _generators() if g.name in ("als", "ease", "two_tower", "content")],
                          ids=lambda g: g.name)
 def test_personal_generators_learn_the_planted_taste_groups(generator):
