@@ -117,6 +117,8 @@ class EvaluationConfig(_Strict):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     min_train_events: int = Field(1, ge=1)
     min_relevant_test_events: int = Field(1, ge=1)
+    max_users: int = Field(50000, gt=0)           # a seeded sample of the eligible users beyond this many
+    bootstrap_samples: int = Field(200, ge=20)    # resamples of the users behind each 95% interval; fewer leave no tails
 
 
 class PopularityConfig(_Strict):

@@ -1,7 +1,9 @@
-"""Evaluate: metrics for every generator and the final list on the eval split, then the gates.
+"""Evaluate: metrics for every generator and the final list on the eval split, with 95% bootstrap
+intervals over the evaluated users, then the gates.
 
-Writes gold `eval_metrics`, the run's report.json, and starts the run's MLflow run with
-params, metrics and the report.
+The eval split's lists exist for at most `evaluation.max_users` users (a seeded sample when more are
+eligible: see jobs.score.users_to_score). Writes gold `eval_metrics`, the run's report.json, and
+starts the run's MLflow run with params, metrics and the report.
 """
 
 from __future__ import annotations
@@ -23,12 +25,21 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation
 from jobs.runs import model_path, test_path
 from models.metrics import (
+    LEVEL,
+    Part,
+    bootstrap,
+    cold_item_part,
     cold_item_recall,
     coverage_curve,
-    intra_list_diversity,
-    novelty,
+    diversity_part,
+    intervals,
+    novelty_part,
+    percentile_interval,
+    point_value,
     popularity_percentile,
     ranking_metrics,
+    ranking_parts,
+    resample_counts,
 )
 from models.recommend import FINAL, RANKER, final_list_name
 from models.split import describe
@@ -46,10 +57,17 @@ def lists_to_array(frame: pd.DataFrame, user_ids: np.ndarray, item_index, k: int
     return out
 
 
-def check_gates(cfg: Config, models: dict[str, dict]) -> dict:
-    """Every gate for every published list: the control's `final` and each variant's `final@<variant>`."""
+def check_gates(cfg: Config, models: dict[str, dict], replicates: dict[str, dict[str, np.ndarray]]) -> dict:
+    """Every gate for every published list: the control's `final` and each variant's `final@<variant>`.
+
+    `gates.min` holds on the point values. The popularity gate is paired: on each bootstrap resample of
+    the users (`replicates`, the same resamples for every list), final - factor x popularity; it fails
+    only when the 95% interval of that difference lies wholly below 0, so a tie within noise passes
+    and a clear regression does not.
+    """
     k = cfg.evaluation.k
-    baseline = models["popularity"][f"ndcg@{k}"] * cfg.gates.min_ndcg_vs_popularity
+    ndcg, factor = f"ndcg@{k}", cfg.gates.min_ndcg_vs_popularity
+    baseline = models["popularity"][ndcg] * factor
     checks = []
     for name in (n for n in models if n.startswith(FINAL)):
         final = models[name]
@@ -57,8 +75,11 @@ def check_gates(cfg: Config, models: dict[str, dict]) -> dict:
             value = final.get(metric)
             checks.append({"gate": f"{name} {metric} >= {minimum}", "value": value,
                            "passed": value is not None and value >= minimum})
-        checks.append({"gate": f"{name} ndcg@{k} >= {cfg.gates.min_ndcg_vs_popularity} x popularity ndcg@{k} ({baseline:.4f})",
-                       "value": final[f"ndcg@{k}"], "passed": final[f"ndcg@{k}"] >= baseline})
+        interval = percentile_interval(replicates[name][ndcg] - factor * replicates["popularity"][ndcg])
+        checks.append({"gate": (f"{name} {ndcg} >= {factor} x popularity {ndcg} ({baseline:.4f}), failing only when "
+                                f"the paired {LEVEL:.0%} bootstrap interval of {name} - {factor} x popularity is below 0"),
+                       "value": final[ndcg], "difference": final[ndcg] - baseline, "interval": interval,
+                       "passed": final[ndcg] >= baseline if interval is None else interval[1] >= 0})
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
@@ -77,26 +98,58 @@ def _list_arrays(lists: pd.DataFrame, user_ids: np.ndarray, item_index) -> dict[
             for name, group in lists[lists[S.USER_ID].isin(user_ids)].groupby(S.LIST_NAME)}
 
 
+def list_parts(recs: np.ndarray, relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray, baseline: np.ndarray,
+               k: int) -> dict[str, Part]:
+    """Every metric of the report for one list, broken down by user (see models.metrics)."""
+    n_items = fitted.train.n_items
+    item_share = np.maximum(users_per_item, 1) / max(fitted.train.n_users, 1)
+    parts: dict[str, Part] = {}
+    for at in sorted({k, 2 * k}):
+        parts.update(ranking_parts(recs, relevant, at, n_items, baseline if at == k else None))
+    parts[f"novelty@{k}"] = novelty_part(recs, item_share, k)
+    parts[f"diversity@{k}"] = diversity_part(recs, fitted.context.item_unit, k)
+    parts[f"cold_item_recall@{COLD_ITEM_N}"] = cold_item_part(recs, relevant, users_per_item == 0, COLD_ITEM_N)
+    return parts
+
+
+def model_parts(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray,
+                order: list[str], k: int) -> dict[str, dict[str, Part]]:
+    return {name: list_parts(arrays[name], relevant, fitted, users_per_item, arrays["popularity"], k) for name in order}
+
+
+def point_metrics(parts: dict[str, dict[str, Part]], n_users: int) -> dict[str, dict]:
+    """The report's values: a metric that is undefined on these users (cold-item recall without cold items) is left out."""
+    out = {}
+    for name, metrics in parts.items():
+        values = {metric: point_value(part) for metric, part in metrics.items()}
+        out[name] = {**{m: v for m, v in values.items() if v is not None}, "users": int(n_users)}
+    return out
+
+
 def model_metrics(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray,
                   order: list[str], k: int) -> dict[str, dict]:
     """Every metric of the report for each list in `order`."""
-    train = fitted.train
-    item_share = np.maximum(users_per_item, 1) / max(train.n_users, 1)
-    cold = users_per_item == 0
-    baseline = arrays["popularity"]
-    out = {}
-    for name in order:
-        recs = arrays[name]
-        metrics = {}
-        for at in sorted({k, 2 * k}):
-            metrics.update(ranking_metrics(recs, relevant, at, train.n_items, baseline if at == k else None))
-        metrics[f"novelty@{k}"] = novelty(recs, item_share, k)
-        metrics[f"diversity@{k}"] = intra_list_diversity(recs, fitted.context.item_unit, k)
-        cold_recall = cold_item_recall(recs, relevant, cold, COLD_ITEM_N)
-        if cold_recall is not None:
-            metrics[f"cold_item_recall@{COLD_ITEM_N}"] = cold_recall
-        out[name] = metrics
-    return out
+    return point_metrics(model_parts(arrays, relevant, fitted, users_per_item, order, k), relevant.shape[0])
+
+
+def bootstrap_models(parts: dict[str, dict[str, Part]], models: dict[str, dict], n_users: int, samples: int,
+                     seed: int) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, list[float] | None]]]:
+    """(replicates, intervals) of every reported metric of every list, all lists on the same resamples."""
+    counts = resample_counts(n_users, samples, seed)
+    replicates, shown = {}, {}
+    for name, metrics in parts.items():
+        kept = {m: p for m, p in metrics.items() if m in models[name]}
+        replicates[name] = bootstrap(kept, counts)
+        shown[name] = intervals(kept, replicates[name])
+    return replicates, shown
+
+
+def users_protocol(eligible: int, evaluated: int, cfg: Config) -> str:
+    who = (f"users with >= 1 training event and >= {cfg.evaluation.min_relevant_test_events} relevant test event(s): "
+           f"{eligible} eligible, {evaluated} evaluated")
+    if evaluated < eligible:
+        return f"{who} (a sample of evaluation.max_users = {cfg.evaluation.max_users}, seed {cfg.seed})"
+    return f"{who} (all of them)"
 
 
 def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, fitted, k: int, user_count: int) -> dict:
@@ -109,12 +162,13 @@ def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, fitted, k
             f"ndcg@{k}_as_if_new": metrics[f"ndcg@{k}"], f"recall@{k}_as_if_new": metrics[f"recall@{k}"]}
 
 
-def _figures(cfg: Config, run_id: str, models: dict, arrays: dict, fitted, counts: np.ndarray, k: int) -> list[Path]:
+def _figures(cfg: Config, run_id: str, models: dict, metric_intervals: dict, arrays: dict, fitted, counts: np.ndarray,
+             k: int) -> list[Path]:
     folder = cfg.run_dir(run_id) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     ks = list(range(1, max(a.shape[1] for a in arrays.values()) + 1))
     return [
-        plots.metrics_per_model(models, folder / "metrics_per_model.png", k),
+        plots.metrics_per_model(models, folder / "metrics_per_model.png", k, metric_intervals),
         plots.popularity_bias({n: popularity_percentile(arrays[n], counts, k) for n in models}, folder / "popularity_bias.png", k),
         plots.coverage_curves({n: coverage_curve(arrays[n], fitted.train.n_items, ks) for n in models}, ks,
                               folder / "coverage_curve.png"),
@@ -132,29 +186,38 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     ])
     user_ids = np.sort(lists.loc[lists[S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
     item_index = fitted.train.item_index
-    relevant = relevance(fitted.train, test, cfg)[fitted.train.user_index(user_ids)]
+    relevant = relevance(fitted.train, test, cfg)
+    n_eligible = int(np.count_nonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events))
+    relevant = relevant[fitted.train.user_index(user_ids)]
     eligible = relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events
     user_ids, relevant = user_ids[eligible], relevant[eligible]
     arrays = _list_arrays(lists, user_ids, item_index)
     order = [*fitted.generators, *fitted.reference, RANKER, FINAL, *(final_list_name(v) for v in fitted.variants)]
     users_per_item = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
-    models = model_metrics(arrays, relevant, fitted, users_per_item, order, k)
+    parts = model_parts(arrays, relevant, fitted, users_per_item, order, k)
+    models = point_metrics(parts, len(user_ids))
+    replicates, metric_intervals = bootstrap_models(parts, models, len(user_ids), cfg.evaluation.bootstrap_samples, cfg.seed)
     merged = _union([arrays[g] for g in fitted.generators])
     cold = users_per_item == 0
-    gates = check_gates(cfg, models)
+    gates = check_gates(cfg, models, replicates)
     train_summary = runs.load_state(cfg, run_id).get("train_eval", {})
     report = {
         "run_id": run_id,
         "protocol": {"split": describe(cfg.evaluation.test_fraction),
                      "relevance": (f"rating >= {cfg.interactions.min_relevant_rating}, or an event of type "
                                    f"{', '.join(cfg.interactions.positive_event_types)}"),
-                     "users": "users with >= 1 training event and >= 1 relevant test event",
+                     "users": users_protocol(n_eligible, len(user_ids), cfg),
+                     "eligible_users": n_eligible,
+                     "evaluated_users": int(len(user_ids)),
+                     "intervals": (f"{LEVEL:.0%} percentile bootstrap over {cfg.evaluation.bootstrap_samples} resamples of "
+                                   f"the evaluated users (seed {cfg.seed}), every list on the same resamples"),
                      "metrics": "see models/metrics.py (recall = hits / |relevant|; serendipity per Ge et al. 2010 "
                                 "against the popularity list)",
                      "lists": (f"generators: top-{cfg.models.candidates_per_generator}; {RANKER}: the ranker's order "
                                f"before reranking; {FINAL}: reranked, top-{cfg.models.final_list_size}")},
         "k": k,
         "models": models,
+        "intervals": metric_intervals,
         "candidates": {"per_user": float(np.mean((merged >= 0).sum(axis=1))),
                        "recall": ranking_metrics(merged, relevant, merged.shape[1], fitted.train.n_items)[
                            f"recall@{merged.shape[1]}"],
@@ -167,7 +230,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         "als_tuning": train_summary.get("als", {}),
         "gates": gates,
     }
-    figures = _figures(cfg, run_id, models, arrays, fitted, users_per_item, k)
+    figures = _figures(cfg, run_id, models, metric_intervals, arrays, fitted, users_per_item, k)
     report["figures"] = [str(f) for f in figures]
     _save(cfg, spark, run_id, report)
     report["mlflow_run_id"] = log_evaluation(cfg, run_id, report, figures, model_path(cfg, run_id, "eval").parent)

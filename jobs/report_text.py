@@ -19,17 +19,51 @@ def _cell(values: dict, metric: str) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _interval_cell(bounds: dict, metric: str) -> str:
+    interval = bounds.get(metric)
+    return "-" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def interval_table(report: dict, shown: list[str]) -> list[str]:
+    """The metrics' bootstrap intervals, laid out like the table of values; none in a report without them."""
+    intervals = report.get("intervals")
+    if not intervals:
+        return []
+    lines = ["", f"Intervals: {report['protocol'].get('intervals', 'bootstrap over the evaluated users')}.", "",
+             "| model | " + " | ".join(shown) + " |", "|---" * (len(shown) + 1) + "|"]
+    for name in report["models"]:
+        lines.append(f"| {name} | " + " | ".join(_interval_cell(intervals.get(name, {}), m) for m in shown) + " |")
+    return lines
+
+
+def gate_lines(report: dict) -> list[str]:
+    gates = report.get("gates")
+    if not gates:
+        return []
+    lines = ["", f"Gates: {'passed' if gates['passed'] else 'FAILED'}", ""]
+    for check in gates["checks"]:
+        value = "-" if check.get("value") is None else f"{check['value']:.4f}"
+        interval = check.get("interval")
+        paired = "" if interval is None else f"; difference {check['difference']:.4f} [{interval[0]:.4f}, {interval[1]:.4f}]"
+        lines.append(f"- {'pass' if check['passed'] else 'FAIL'}: {check['gate']}: {value}{paired}")
+    return lines
+
+
 def markdown(report: dict) -> str:
     models, timing = report["models"], report.get("timing", {})
     fit, score = timing.get("fit_seconds", {}), timing.get("score_ms_per_user", {})
     shown = columns(report["k"])
-    lines = [f"# Evaluation of run {report['run_id']}", "", report["protocol"]["split"], "",
+    protocol = report["protocol"]
+    lines = [f"# Evaluation of run {report['run_id']}", "", protocol["split"], "",
+             *([protocol["users"], ""] if "users" in protocol else []),
              "| model | fit s | ms/user | " + " | ".join(shown) + " | users |",
              "|---" * (len(shown) + 4) + "|"]
     for name, values in models.items():
         lines.append(f"| {name} | {fit.get(name, '-')} | {score.get(name, '-')} | "
                      + " | ".join(_cell(values, m) for m in shown) + f" | {values.get('users', '-')} |")
+    lines += interval_table(report, shown)
     lines += ["", *(f"- {line}" for line in checks(report))]
+    lines += gate_lines(report)
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.runs import model_path, test_path
+from models.metrics import sample_users
 from models.recommend import FINAL, FittedModels, recommend_users, similar_movies
 
 FALLBACK_USER = -1
@@ -38,15 +39,20 @@ SIMILAR_SCHEMA = T.StructType([
 
 
 def users_to_score(cfg: Config, run_id: str, split: str, fitted: FittedModels) -> np.ndarray:
-    """eval: users with a training event and a relevant test event; full: every user with an event.
+    """eval: users with a training event and `evaluation.min_relevant_test_events` relevant test events on catalog
+    movies (evaluate's definition, so every scored user is evaluated), a seeded sample of `evaluation.max_users`
+    of them when there are more; full: every user with an event.
 
     Users with no events get no list of their own: the API serves them the fallback, flagged.
     """
     if split == "full":
         return fitted.train.user_ids
-    test = pd.read_parquet(test_path(cfg, run_id))
-    relevant_users = test.loc[test["relevant"], S.USER_ID].unique()
-    return np.sort(relevant_users[fitted.train.user_index(relevant_users) >= 0])
+    test = pd.read_parquet(test_path(cfg, run_id), columns=[S.USER_ID, S.MOVIE_ID, "relevant"])
+    relevant = test[test["relevant"] & (fitted.train.item_index(test[S.MOVIE_ID].to_numpy()) >= 0)]
+    movies_per_user = relevant.groupby(S.USER_ID)[S.MOVIE_ID].nunique()
+    users = movies_per_user.index[movies_per_user >= cfg.evaluation.min_relevant_test_events].to_numpy(dtype=np.int64)
+    eligible = np.sort(users[fitted.train.user_index(users) >= 0])
+    return sample_users(eligible, cfg.evaluation.max_users, cfg.seed)
 
 
 def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str, int]:
