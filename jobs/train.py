@@ -20,6 +20,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
+from jobs.training_events import read_events
 from models.data import DAY, build_training_set, is_relevant
 from models.features import feature_names
 from models.ranker import Ranker
@@ -28,22 +29,21 @@ from models.split import temporal_split
 from models.training import StoreLookup, assemble, fit_generators, lookup_store, ranker_rows, scoring_ms_per_user, stage_one
 
 SPLITS = ("eval", "full")
-EVENT_COLUMNS = [S.EVENT_ID, S.USER_ID, S.MOVIE_ID, S.EVENT_TYPE, S.VALUE, S.WATCH_SECONDS, S.TS]
 MOVIE_COLUMNS = [S.MOVIE_ID, "title", "year", "genres", "overview", "keywords", "cast", "director", "runtime",
                  "vote_average", "vote_count", "release_date", "adult"]
 USERS_PER_TASK = 200
 
 
 def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(events, movies, users) as pandas at the run's pinned silver versions."""
+    """(events, movies, users) as pandas at the run's pinned silver versions; events as compact columns
+    (see jobs/training_events.py), in a fixed order: Spark's partition order varies, and with it the
+    fitted models."""
     versions = runs.load_state(cfg, run_id)["silver_versions"]
     live = lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"]).where(~F.col("deleted"))
-    # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
-    events = (lake.read(spark, cfg.table_path("silver", "interactions"), versions["interactions"])
-              .join(live.select(S.MOVIE_ID), S.MOVIE_ID, "left_semi").select(*EVENT_COLUMNS).toPandas()
-              # In a fixed order: Spark's partition order varies, and with it the fitted models.
-              .sort_values([S.USER_ID, S.TS, S.EVENT_ID], kind="mergesort", ignore_index=True))
     movies = live.select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID)
+    # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
+    events = read_events(spark, cfg.table_path("silver", "interactions"), versions["interactions"],
+                         movies[S.MOVIE_ID].to_numpy())
     users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"]).select(S.USER_ID, "age").toPandas()
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")

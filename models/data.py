@@ -137,11 +137,19 @@ def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.where(sorted_ids[pos] == ids, pos, -1)
 
 
+def per_type(types: pd.Series, values: dict[str, float], default: float) -> np.ndarray:
+    """`values[type]` of each event (`default` for other types), looked up once per distinct type: event
+    types arrive as a category, and mapping 50M strings one by one is what this avoids."""
+    categorical = pd.Categorical(types)
+    table = np.array([values.get(c, default) for c in categorical.categories] + [default], dtype=np.float64)
+    return table[categorical.codes]     # code -1 (missing) takes the last entry, the default
+
+
 def event_weights(events: pd.DataFrame, cfg: InteractionsConfig, runtime_minutes: np.ndarray | None = None) -> np.ndarray:
     """Confidence of each event: per-type weight; ratings scale with value / 5; watches with the share
     of the film watched (watch_seconds over the runtime, or over DEFAULT_RUNTIME_MINUTES when unknown),
     floored at MIN_WATCH_SHARE so a logged watch never counts for nothing."""
-    base = events[C.EVENT_TYPE].map(cfg.weights).fillna(0.0).to_numpy(dtype=np.float64)
+    base = per_type(events[C.EVENT_TYPE], cfg.weights, 0.0)
     is_rating = (events[C.EVENT_TYPE] == "rating").to_numpy()
     rating = pd.to_numeric(events[C.VALUE], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64) / 5.0 * cfg.rating_weight
     weight = np.where(is_rating, rating, base)
@@ -182,7 +190,7 @@ def build_training_set(events: pd.DataFrame, movies: pd.DataFrame | np.ndarray, 
     seen.data[:] = 1
     ts = pd.to_datetime(events[C.TS], utc=True).astype("int64").to_numpy() / 1e9
     frame = pd.DataFrame({"user_idx": rows, "item_idx": cols, "weight": weight, "ts": ts,
-                          "event_type": events[C.EVENT_TYPE].to_numpy()})
+                          "event_type": events[C.EVENT_TYPE].array})
     frame = frame.sort_values(["user_idx", "ts"], kind="mergesort").reset_index(drop=True)
     return TrainingSet(user_ids, item_ids, weights, seen, frame, float(ts.max()) if len(ts) else 0.0, catalog)
 
