@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -125,6 +126,9 @@ def _run(args: argparse.Namespace) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Progress on stderr, so stdout stays the JSON summary a script can parse.
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("movierec").setLevel(logging.INFO)
     from jobs.errors import PipelineError
 
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 
@@ -18,11 +19,17 @@ from jobs.tracking import record_outcome
 from jobs.train import train
 
 
+log = logging.getLogger("movierec.pipeline")
+
+
 @contextmanager
 def _timed(timings: dict, name: str):
+    """Time a step and say when it starts and ends: an operator (and bench/scale.py) follows the run by these lines."""
+    log.info("step %s started", name)
     start = time.perf_counter()
     yield
     timings[name] = round(time.perf_counter() - start, 2)
+    log.info("step %s finished in %.1f s", name, timings[name])
 
 
 def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) -> dict:
