@@ -30,26 +30,26 @@ class ContentTfidf(CandidateGenerator):
 
     def _fit(self, train: TrainingSet) -> None:
         self.item_vectors = tfidf_matrix(train.catalog.text, self.cfg.max_features)
-        items, starts = positive_sequences(train)
-        pos = train.events[train.events["weight"] > 0]
-        ts = pos["ts"].to_numpy()
-        rows, cols, vals = [], [], []
-        for u in range(train.n_users):
-            lo, hi = max(starts[u], starts[u + 1] - self.cfg.history), starts[u + 1]
-            if hi == lo:
-                continue
-            age = (ts[hi - 1] - ts[lo:hi]) / DAY
-            rows.append(np.full(hi - lo, u))
-            cols.append(items[lo:hi])
-            vals.append(np.power(0.5, age / self.cfg.half_life_days))
-        if rows:
-            weights = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                        shape=(train.n_users, train.n_items), dtype=np.float32)
-        else:
-            weights = sparse.csr_matrix((train.n_users, train.n_items), dtype=np.float32)
-        self.profiles = (weights @ self.item_vectors).tocsr()
+        self.history = history_weights(train, self.cfg.history, self.cfg.half_life_days)
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        scores = (self.profiles[np.maximum(user_idx, 0)] @ self.item_vectors.T).toarray().astype(np.float32)
+        # Profiles are built per batch: kept for every user they would be users x vocabulary (gigabytes at a
+        # million users), where the history they come from is at most `history` entries a user.
+        profiles = self.history[np.maximum(user_idx, 0)] @ self.item_vectors
+        scores = (profiles @ self.item_vectors.T).toarray().astype(np.float32)
         scores[user_idx < 0] = -np.inf
         return scores
+
+
+def history_weights(train: TrainingSet, history: int, half_life_days: float) -> sparse.csr_matrix:
+    """(n_users, n_items) each user's last `history` positives, weighted 0.5 ** (days before the user's last
+    positive / half-life)."""
+    items, starts = positive_sequences(train)
+    ts = train.events.loc[train.events["weight"] > 0, "ts"].to_numpy()
+    lengths = np.diff(starts)
+    owner = np.repeat(np.arange(train.n_users), lengths)
+    position = np.arange(len(items))
+    keep = position >= starts[1:][owner] - history
+    last_ts = ts[np.maximum(starts[1:] - 1, 0)][owner]
+    weight = np.power(0.5, (last_ts - ts) / DAY / half_life_days)
+    return sparse.csr_matrix((weight[keep], (owner[keep], items[keep])), shape=(train.n_users, train.n_items), dtype=np.float32)

@@ -113,6 +113,11 @@ class TrainingSet:
     as_of: float
     catalog: Catalog
 
+    def __getstate__(self) -> dict:
+        # A pickled training set is what scoring needs (score broadcasts the fitted models to every task):
+        # the matrices and the catalog, not the event log they were built from (50M rows at a million users).
+        return {**self.__dict__, "events": self.events.iloc[:0]}
+
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
@@ -204,9 +209,15 @@ def positive_sequences(train: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
     return pos["item_idx"].to_numpy(dtype=np.int64), starts
 
 
-def recent_items(items: np.ndarray, starts: np.ndarray, user_idx: int, n: int) -> np.ndarray:
-    """User `user_idx`'s last `n` items of `positive_sequences`, most recent first; none for -1."""
-    if user_idx < 0:
-        return np.empty(0, dtype=np.int64)
-    lo, hi = starts[user_idx], starts[user_idx + 1]
-    return items[max(lo, hi - n):hi][::-1]
+def last_items(items: np.ndarray, starts: np.ndarray, user_idx: np.ndarray, n: int) -> np.ndarray:
+    """(len(user_idx), n): each user's last `n` items of `positive_sequences`, most recent first; -1 past a
+    user's history and for unknown users (-1)."""
+    user_idx = np.asarray(user_idx, dtype=np.int64)
+    known = user_idx >= 0
+    safe = np.maximum(user_idx, 0)
+    lo, hi = starts[safe], starts[safe + 1]
+    position = hi[:, None] - 1 - np.arange(n)[None, :]
+    ok = known[:, None] & (position >= lo[:, None])
+    if not len(items):
+        return np.full(ok.shape, -1, dtype=np.int64)
+    return np.where(ok, items[np.where(ok, position, 0)], -1)

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from models.base import CandidateGenerator, top_n
-from models.data import DAY, TrainingSet, positive_sequences
+from models.data import DAY, TrainingSet, last_items, positive_sequences
 from models.metrics import percentile_ranks
 
 BUCKET_DAYS = 30.0
@@ -152,15 +152,8 @@ def build_context(train: TrainingSet, generators: dict[str, CandidateGenerator],
 
 
 def recent_matrix(ctx: FeatureContext, user_idx: np.ndarray, n: int) -> np.ndarray:
-    """(len(user_idx), n) each user's last `n` positive items, most recent first, -1 past the history
-    (and for unknown users, -1)."""
-    known = user_idx >= 0
-    safe = np.maximum(user_idx, 0)
-    lo, hi = ctx.seq_starts[safe], ctx.seq_starts[safe + 1]
-    position = hi[:, None] - 1 - np.arange(n)[None, :]
-    ok = known[:, None] & (position >= lo[:, None])
-    return np.where(ok, ctx.seq_items[np.where(ok, position, 0)] if len(ctx.seq_items) else -1, -1)
-
+    """(len(user_idx), n) each user's last `n` positive items, most recent first, -1 padded."""
+    return last_items(ctx.seq_items, ctx.seq_starts, user_idx, n)
 
 
 @dataclass

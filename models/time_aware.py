@@ -12,7 +12,7 @@ from scipy import sparse
 
 from conf.settings import TimeAwareConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet, positive_sequences, recent_items
+from models.data import TrainingSet, last_items, positive_sequences
 
 
 class TimeAwareTransitions(CandidateGenerator):
@@ -40,25 +40,12 @@ class TimeAwareTransitions(CandidateGenerator):
         self.transitions = self.transitions.tocsr()
         self._items, self._starts = items, starts
 
-    def seeds(self, user_idx: int) -> tuple[np.ndarray, np.ndarray]:
-        """The user's last `recent` positive items, most recent first, and their recency weights."""
-        last = recent_items(self._items, self._starts, user_idx, self.cfg.recent)
-        return last, self.cfg.recency_decay ** np.arange(len(last), dtype=np.float32)
-
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        rows, cols, vals = [], [], []
-        for row, u in enumerate(user_idx):
-            if u < 0:
-                continue
-            last, weight = self.seeds(int(u))
-            rows.append(np.full(len(last), row))
-            cols.append(last)
-            vals.append(weight)
+        recent = last_items(self._items, self._starts, user_idx, self.cfg.recent)       # (users, recent), -1 padded
+        rows, cols = np.nonzero(recent >= 0)
+        weight = (self.cfg.recency_decay ** np.arange(self.cfg.recent, dtype=np.float32))[cols]
         n_items = self.transitions.shape[0]
-        if not rows:
-            return np.full((len(user_idx), n_items), -np.inf, dtype=np.float32)
-        seed = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                 shape=(len(user_idx), n_items), dtype=np.float32)
+        seed = sparse.csr_matrix((weight, (rows, recent[rows, cols])), shape=(len(user_idx), n_items), dtype=np.float32)
         scores = (seed @ self.transitions).toarray()
         scores[user_idx < 0] = -np.inf
         return scores

@@ -9,13 +9,61 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.data import recent_items
+from scipy import sparse
+
+from models.data import DAY, positive_sequences
 from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, trending_text
 from models.features import SIMILAR_DECAY, SIMILAR_HISTORY
 from models.recommend import COLUMNS, RANKER, final_list_name, score_candidates
 
 SIMILAR, DIVERSE, TRENDING = "similar", "diverse", "trending"
 POOL_FACTOR = 3
+
+
+def recent_items(items, starts, user_idx, n):
+    if user_idx < 0:
+        return np.empty(0, dtype=np.int64)
+    lo, hi = starts[user_idx], starts[user_idx + 1]
+    return items[max(lo, hi - n):hi][::-1]
+
+
+def content_scores(generator, train, user_idx):
+    """ContentTfidf's scores with every user's profile built up front, one user at a time."""
+    items, starts = positive_sequences(train)
+    ts = train.events[train.events["weight"] > 0]["ts"].to_numpy()
+    rows, cols, vals = [], [], []
+    for u in range(train.n_users):
+        lo, hi = max(starts[u], starts[u + 1] - generator.cfg.history), starts[u + 1]
+        if hi == lo:
+            continue
+        age = (ts[hi - 1] - ts[lo:hi]) / DAY
+        rows.append(np.full(hi - lo, u))
+        cols.append(items[lo:hi])
+        vals.append(np.power(0.5, age / generator.cfg.half_life_days))
+    weights = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                shape=(train.n_users, train.n_items), dtype=np.float32)
+    profiles = (weights @ generator.item_vectors).tocsr()
+    scores = (profiles[np.maximum(user_idx, 0)] @ generator.item_vectors.T).toarray().astype(np.float32)
+    scores[user_idx < 0] = -np.inf
+    return scores
+
+
+def time_aware_scores(generator, user_idx):
+    """TimeAwareTransitions' scores, seeds gathered one user at a time."""
+    rows, cols, vals = [], [], []
+    for row, u in enumerate(user_idx):
+        if u < 0:
+            continue
+        last = recent_items(generator._items, generator._starts, int(u), generator.cfg.recent)
+        rows.append(np.full(len(last), row))
+        cols.append(last)
+        vals.append(generator.cfg.recency_decay ** np.arange(len(last), dtype=np.float32))
+    n_items = generator.transitions.shape[0]
+    seed = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(len(user_idx), n_items), dtype=np.float32)
+    scores = (seed @ generator.transitions).toarray()
+    scores[user_idx < 0] = -np.inf
+    return scores
 
 
 def similar_history_features(ctx, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

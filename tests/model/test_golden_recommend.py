@@ -96,6 +96,16 @@ def test_similar_history_features_match_the_per_user_loop(fitted):
     np.testing.assert_allclose(rows["recency_of_similar"], recency, rtol=0, atol=1e-6, equal_nan=True)
 
 
+def test_batch_generator_scores_equal_the_per_user_code(fitted):
+    train = build_training_set(*_data()[:2], CFG.interactions)   # the fitted set pickles without its events
+    content = fitted.generators["content"]
+    content_again = type(content)(content.cfg).fit(train)
+    user_idx = np.append(np.arange(train.n_users), -1)
+    np.testing.assert_array_equal(content_again.score_users(user_idx), reference.content_scores(content_again, train, user_idx))
+    time_aware = fitted.generators["time_aware"]
+    np.testing.assert_array_equal(time_aware.score_users(user_idx), reference.time_aware_scores(time_aware, user_idx))
+
+
 def test_batch_lists_equal_the_per_user_lists(fitted):
     user_ids = np.append(fitted.train.user_ids, [-1, 999_999])      # unknown users get the fallback
     new = recommend_users(fitted, user_ids)
