@@ -4,7 +4,9 @@ item(i) = normalise(content_mlp(x_i) + id_embedding(i)): x_i is the SVD of the m
 text plus its genres, so a movie nobody has watched yet still gets a vector (its id part is
 zeroed, as it is for `id_dropout` of the training targets, which teaches the content path).
 user(u) = normalise(mlp(mean of item(j) over u's last `history` positives)).
-Trained with in-batch softmax (temperature, logQ correction for popularity). After fitting only
+Trained with in-batch softmax (temperature, logQ correction for popularity) on the sequences of at most
+`max_train_users` users (a seeded sample: the towers are shared, so a sample teaches them, and CPU
+training on every user of a million does not fit the budget); every user then gets a vector. After fitting only
 numpy vectors are kept, so the fitted model pickles small and scores without torch.
 """
 
@@ -22,6 +24,7 @@ from models.content import tfidf_matrix
 from models.data import TrainingSet, positive_sequences
 
 TEXT_FEATURES = 20000
+INFERENCE_USERS = 65536     # user vectors are computed in blocks: (users, history, dim) activations at a time
 
 
 def content_features(train: TrainingSet, dim: int, seed: int) -> np.ndarray:
@@ -78,6 +81,9 @@ class TwoTower(CandidateGenerator):
         optimiser = torch.optim.Adam(model.parameters(), lr=self.cfg.learning_rate)
         lengths = np.diff(starts)
         trainable = np.flatnonzero(lengths >= 2)
+        if len(trainable) > self.cfg.max_train_users:
+            trainable = np.sort(rng.choice(trainable, self.cfg.max_train_users, replace=False))
+        self.trained_on_users = int(len(trainable))
         for _ in range(self.cfg.epochs if len(trainable) else 0):
             users = np.repeat(trainable, np.minimum(lengths[trainable] - 1, self.cfg.samples_per_user))
             positions = starts[users] + 1 + (rng.random(len(users)) * (lengths[users] - 1)).astype(np.int64)
@@ -99,9 +105,12 @@ class TwoTower(CandidateGenerator):
                 optimiser.step()
         with torch.no_grad():
             self.item_vectors = model.items(torch.arange(n_items), has_id).numpy()
-            last = starts[1:, None] - h + np.arange(h)[None, :]
-            history = np.where(last >= starts[:-1, None], items[np.clip(last, 0, max(len(items) - 1, 0))] if len(items) else pad, pad)
-            self.user_vectors = model.users(torch.from_numpy(np.asarray(history, dtype=np.int64)), has_id).numpy()
+            self.user_vectors = np.zeros((train.n_users, self.cfg.dim), dtype=np.float32)
+            for lo in range(0, train.n_users, INFERENCE_USERS):
+                hi = min(lo + INFERENCE_USERS, train.n_users)
+                last = starts[lo + 1:hi + 1, None] - h + np.arange(h)[None, :]
+                history = np.where(last >= starts[lo:hi, None], items[np.clip(last, 0, max(len(items) - 1, 0))] if len(items) else pad, pad)
+                self.user_vectors[lo:hi] = model.users(torch.from_numpy(np.asarray(history, dtype=np.int64)), has_id).numpy()
 
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         return dot_scores(self.user_vectors, self.item_vectors, user_idx)

@@ -160,3 +160,13 @@ def test_unknown_users_get_no_personal_candidates(generator):
     assert (items == -1).all()
     pop_items, _ = TimeDecayedPopularity().fit(train).recommend(np.array([-1]), 5)
     assert (pop_items >= 0).all()
+
+
+def test_two_tower_trains_on_a_user_sample_and_still_serves_every_user():
+    train = _train()
+    sampled = TwoTower(TwoTowerConfig(dim=8, content_dim=4, epochs=30, batch_size=64, samples_per_user=10,
+                                      max_train_users=16), seed=1).fit(train)
+    assert sampled.trained_on_users == 16
+    assert np.linalg.norm(sampled.user_vectors, axis=1).min() > 0.99, "every user has a (unit) vector"
+    top, _ = sampled.recommend(train.user_index(np.array([30])), 3)
+    assert (train.item_ids[top[0]] >= 20).all(), "a romance fan still gets romances from towers trained on 16 users"
