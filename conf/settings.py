@@ -205,6 +205,7 @@ class AlsTuningConfig(_Strict):
 
     factors: list[int] = Field(default_factory=lambda: [32, 64])
     regularization: list[float] = Field(default_factory=lambda: [0.1, 1.0])
+    max_users: int = Field(50000, gt=0)   # the grid is fitted on a seeded sample of this many users
 
 
 GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware")

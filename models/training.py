@@ -13,6 +13,7 @@ as of the start of their label window.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Callable
 
 import numpy as np
@@ -73,12 +74,24 @@ def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None
     return generators, reference, seconds
 
 
+def user_sample(train: TrainingSet, relevant: sparse.csr_matrix, max_users: int, seed: int) -> tuple[TrainingSet, sparse.csr_matrix]:
+    """`train` and `relevant` restricted to a seeded sample of at most `max_users` users (all items kept)."""
+    if train.n_users <= max_users:
+        return train, relevant
+    rows = np.sort(np.random.default_rng(seed).choice(train.n_users, max_users, replace=False))
+    sample = replace(train, user_ids=train.user_ids[rows], weights=train.weights[rows], seen=train.seen[rows],
+                     events=train.events.iloc[:0])
+    return sample, relevant[rows]
+
+
 def tune_als(train: TrainingSet, relevant: sparse.csr_matrix, cfg: Config) -> tuple[AlsConfig, list[dict]]:
-    """Best ALS setting of the configured grid by NDCG@k on the label window (the configured one if no grid)."""
+    """Best ALS setting of the configured grid by NDCG@k on the label window (the configured one if no grid),
+    each grid point fitted on the same seeded sample of at most `als_tuning.max_users` users."""
     grid = cfg.models.als_tuning
     base = cfg.models.als
     if not grid.factors and not grid.regularization:
         return base, []
+    train, relevant = user_sample(train, relevant, grid.max_users, cfg.seed)
     users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
     k, trials = cfg.evaluation.k, []
     for factors in grid.factors or [base.factors]:

@@ -107,3 +107,22 @@ def test_without_a_ranker_the_lists_fall_back_to_rank_fusion():
     final = out[out["list_name"] == FINAL]
     assert len(final) == CFG.models.final_list_size
     assert pd.Series(final["slot"]).notna().all()
+
+
+def test_als_grid_fits_on_a_seeded_user_sample():
+    from models.training import relevance, tune_als, user_sample
+
+    events = _block_events().assign(event_id=lambda f: [f"e{i}" for i in range(len(f))])
+    fit, label = split_for_ranker(events, CFG)
+    train = build_training_set(fit, _catalog(), CFG.interactions)
+    relevant = relevance(train, label, CFG)
+    sample, rel = user_sample(train, relevant, 12, seed=3)
+    again, _ = user_sample(train, relevant, 12, seed=3)
+    assert sample.n_users == 12 and rel.shape == (12, train.n_items) and sample.n_items == train.n_items
+    assert (sample.user_ids == again.user_ids).all() and sample.weights.shape == (12, train.n_items)
+    rows = train.user_index(sample.user_ids)
+    assert (rel != relevant[rows]).nnz == 0 and (sample.seen != train.seen[rows]).nnz == 0
+    small = CFG.model_copy(update={"models": CFG.models.model_copy(update={
+        "als_tuning": CFG.models.als_tuning.model_copy(update={"max_users": 12})})})
+    chosen, trials = tune_als(train, relevant, small)
+    assert len(trials) == 2 and chosen.factors in (2, 4)
