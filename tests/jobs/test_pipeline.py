@@ -38,6 +38,17 @@ def test_report_has_every_model_side_by_side(published):
         assert open(figure, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((cfg.run_dir("tiny-run") / "report.json").read_text())
     assert saved["models"] == report["models"]
+    protocol = report["protocol"]
+    assert protocol["evaluated_users"] == protocol["eligible_users"] == report["models"]["final"]["users"], "no sample"
+    assert set(saved["intervals"]) == set(MODELS)
+    for name, bounds in saved["intervals"].items():
+        assert set(bounds) == set(report["models"][name]) - {"users"}, name
+        lo, hi = bounds["ndcg@10"]
+        assert lo <= report["models"][name]["ndcg@10"] <= hi, name
+    paired = next(c for c in report["gates"]["checks"] if c["gate"].startswith("final ndcg@10 >= 0.0 x popularity"))
+    assert paired["passed"] and len(paired["interval"]) == 2
+    text = (cfg.run_dir("tiny-run") / "report.md").read_text()
+    assert "Intervals: 95% percentile bootstrap" in text and "Gates: passed" in text
 
 
 def test_published_lists_are_in_the_online_store_with_reasons(published):
@@ -148,8 +159,11 @@ def test_mlflow_has_a_child_run_per_model_and_the_published_ranker_is_champion(p
 
 def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_serving(published, spark):
     cfg, _ = published
-    strict = tiny_config(cfg.workdir, gates={"min": {"ndcg@10": 0.99}})
+    # Also evaluated on a sample of the eligible users.
+    strict = tiny_config(cfg.workdir, gates={"min": {"ndcg@10": 0.99}}, evaluation={"max_users": 60})
     report = run_pipeline(strict, spark, run_id="strict-run")
+    assert report["protocol"]["evaluated_users"] == 60 < report["protocol"]["eligible_users"]
+    assert all(metrics["users"] == 60 for metrics in report["models"].values())
     assert report["gates"]["passed"] is False
     assert report["published_version"] is None
     failed = [c["gate"] for c in report["gates"]["checks"] if not c["passed"]]
