@@ -126,12 +126,6 @@ def point_metrics(parts: dict[str, dict[str, Part]], n_users: int) -> dict[str, 
     return out
 
 
-def model_metrics(arrays: dict[str, np.ndarray], relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray,
-                  order: list[str], k: int) -> dict[str, dict]:
-    """Every metric of the report for each list in `order`."""
-    return point_metrics(model_parts(arrays, relevant, fitted, users_per_item, order, k), relevant.shape[0])
-
-
 def bootstrap_models(parts: dict[str, dict[str, Part]], models: dict[str, dict], n_users: int, samples: int,
                      seed: int) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, list[float] | None]]]:
     """(replicates, intervals) of every reported metric of every list, all lists on the same resamples."""

@@ -17,7 +17,7 @@ ORDER = ["popularity", "als", "ease", "content", "ranker", "final"]
 
 
 def report_at(k: int) -> dict:
-    """A report whose metrics come from evaluate's own `model_metrics`, so the keys are the ones a run writes."""
+    """A report whose metrics come from evaluate's own `model_parts` and bootstrap, so the keys are the ones a run writes."""
     rng = np.random.default_rng(k)
     arrays = {name: np.stack([rng.permutation(N_ITEMS)[:2 * k] for _ in range(N_USERS)]) for name in ORDER}
     relevant = sparse.csr_matrix((rng.random((N_USERS, N_ITEMS)) < 0.3).astype(np.int8))
