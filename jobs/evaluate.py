@@ -84,12 +84,15 @@ def check_gates(cfg: Config, models: dict[str, dict], replicates: dict[str, dict
 
 
 def _union(arrays: list[np.ndarray]) -> np.ndarray:
-    """Per row, the distinct items of all `arrays` (-1 padded): the merged candidate set."""
-    rows = [np.unique(np.concatenate([a[r] for a in arrays])) for r in range(arrays[0].shape[0])]
-    rows = [r[r >= 0] for r in rows]
-    out = np.full((len(rows), max((len(r) for r in rows), default=1)), -1, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
+    """Per row, the distinct items of all `arrays` (-1 padded), ascending: the merged candidate set."""
+    stacked = np.sort(np.concatenate(arrays, axis=1), axis=1)
+    distinct = np.concatenate([np.ones((len(stacked), 1), dtype=bool), stacked[:, 1:] != stacked[:, :-1]], axis=1)
+    keep = distinct & (stacked >= 0)
+    position = np.cumsum(keep, axis=1) - 1
+    width = int(keep.sum(axis=1).max()) if len(stacked) else 1
+    out = np.full((len(stacked), width), -1, dtype=np.int64)
+    rows, cols = np.nonzero(keep)
+    out[rows, position[rows, cols]] = stacked[rows, cols]
     return out
 
 

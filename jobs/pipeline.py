@@ -58,6 +58,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         "protocol": evaluation["protocol"],
         "k": evaluation["k"],
         "models": evaluation["models"],
+        "intervals": evaluation["intervals"],
         "candidates": evaluation["candidates"],
         "new_users": evaluation["new_users"],
         "evaluation_timing": evaluation["timing"],
