@@ -284,6 +284,15 @@ class ServingConfig(_Strict):
         return self
 
 
+class PublishConfig(_Strict):
+    # Keys per chunk streamed from Spark to the online store: the driver holds one chunk (a list row with its
+    # 50 items' card fields is some kilobytes in pandas and again as Feast protos).
+    chunk_rows: int = Field(20000, gt=0)
+    # Versions left in the online store after a publish, newest first; the live one and its predecessor (what a
+    # reader with a stale manifest still reads) always stay.
+    keep_versions: int = Field(3, ge=2)
+
+
 class Config(_Strict):
     env: str  # the environment file's name, set by load_config
     workdir: str
@@ -302,6 +311,7 @@ class Config(_Strict):
     gates: GatesConfig
     experiment: ExperimentConfig
     serving: ServingConfig
+    publish: PublishConfig = PublishConfig()
 
     @model_validator(mode="after")
     def _variants_fit_rerank(self) -> Config:

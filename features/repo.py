@@ -6,11 +6,14 @@ so `get_historical_features` joins them as of each row's time on the same Spark 
 a cluster). The features step materialises their latest rows to the online store.
 
 Everything published is versioned: entity keys start with "<version>:", and the
-`publish_manifest` view (one row, key "current") names the version to read, the experiment and
-its variants. A new version is written completely before the manifest flips, so readers never
-see half a publish. List rows carry the movie card fields of their items, so one read answers a
-request. Offline sources are parquet snapshots of the served version, written by the publish
-step under the repo folder (paths are relative to it); the history is in the gold Delta tables.
+`publish_manifest` view (row "current") names the version to read, the experiment and its
+variants; its row "held" lists (in `versions`) every version whose rows the online store holds,
+newest first, which pruning trims. A new version is written completely before the manifest
+flips, so readers never see half a publish.
+List rows carry the movie card fields of their items, so one read answers a request. Offline
+sources are parquet snapshots of the served version (a folder of part files per view, one per
+chunk), written by the publish step under the repo folder (paths are relative to it); the
+history is in the gold Delta tables.
 """
 
 from datetime import timedelta
@@ -85,6 +88,7 @@ publish_manifest = _published("publish_manifest", manifest, [
     Field(name="experiment", dtype=String),
     Field(name="variants", dtype=Array(String)),
     Field(name="weights", dtype=Array(Float64)),
+    Field(name="versions", dtype=Array(String)),
 ])
 
 PUBLISHED = [rec_list, published_movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest]

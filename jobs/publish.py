@@ -1,17 +1,30 @@
 """Publish: write a run's lists, similar movies and movie cards to the Feast online store as a new
-version, then flip the manifest.
+version, then flip the manifest, then prune old versions.
 
 Only a run whose gates passed publishes. Every list of the version is written before the
 manifest row changes, so a failed or gated-out run leaves the previous version serving.
+
+Spark stages each view as parquet in hash buckets of about `publish.chunk_rows` keys, and the
+driver writes one bucket at a time to the online store (and to the view's offline snapshot, a
+folder of part files): what the driver holds does not grow with the number of users. After the
+flip, versions beyond `publish.keep_versions` are deleted from the online store; the manifest
+records which versions it holds, newest first.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, UTC
+from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from conf import Config
@@ -22,7 +35,11 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL
-from serving.store import CURRENT, FALLBACK, GENRE_SEPARATOR, list_key, movie_key, open_store, write_repo_files
+from serving.store import (CURRENT, FALLBACK, GENRE_SEPARATOR, HELD, OnlineLists, delete_versions, open_store,
+                           write_repo_files)
+
+log = logging.getLogger("movierec.publish")
+BUCKET = "publish_bucket"
 
 
 class PublishRefused(PipelineError):
@@ -30,13 +47,56 @@ class PublishRefused(PipelineError):
 
 
 @dataclass(frozen=True)
+class Staged:
+    """A view's rows that Spark wrote as parquet partitioned by hash bucket of the key, read back one bucket
+    (about `rows / buckets` rows) at a time."""
+
+    spark: SparkSession
+    path: str
+    buckets: int
+    rows: int
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        if self.rows == 0:
+            return
+        frame = self.spark.read.parquet(self.path)  # lists the bucket folders once
+        for bucket in range(self.buckets):
+            chunk = frame.where(F.col(BUCKET) == bucket).drop(BUCKET).toPandas()
+            if len(chunk):
+                yield chunk
+            del chunk  # not held while the next bucket is read
+
+
+Rows = pd.DataFrame | Staged
+
+
+@dataclass(frozen=True)
 class Version:
-    """Everything one published version holds, as frames keyed like the feature views in features/repo.py."""
+    """Everything one published version holds, keyed like the feature views in features/repo.py: in memory
+    (the bench and tests) or staged by Spark."""
 
     name: str
-    lists: pd.DataFrame    # list_key + USER_LIST_FEATURES
-    similar: pd.DataFrame  # movie_key + LIST_FEATURES
-    cards: pd.DataFrame    # movie_key + CARD_FEATURES
+    lists: Rows    # list_key + USER_LIST_FEATURES
+    similar: Rows  # movie_key + LIST_FEATURES
+    cards: Rows    # movie_key + CARD_FEATURES
+
+
+def buckets_for(rows: int, chunk_rows: int) -> int:
+    return max(1, math.ceil(rows / chunk_rows))
+
+
+def stage(frame: DataFrame, key: str, path: str, chunk_rows: int,
+          group: Callable[[DataFrame], DataFrame] | None = None) -> Staged:
+    """Write `frame` to `path` as parquet in hash buckets of `key` of about `chunk_rows` keys each.
+
+    `group` (given the bucketed rows, grouping by `BUCKET` and `key`) aggregates them in the shuffle that
+    buckets them, so a list is collected where it is written.
+    """
+    rows = frame.select(key).distinct().count()
+    buckets = buckets_for(rows, chunk_rows)
+    bucketed = frame.withColumn(BUCKET, F.pmod(F.xxhash64(key), F.lit(buckets))).repartition(buckets, BUCKET)
+    (group(bucketed) if group else bucketed).write.mode("overwrite").partitionBy(BUCKET).parquet(path)
+    return Staged(frame.sparkSession, path, buckets, rows)
 
 
 def _item_fields(prefix: str) -> list:
@@ -61,33 +121,44 @@ def _movie_fields(movies):
     )
 
 
-def _version_frames(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str) -> Version:
+def _movie_key(version: str, movie_id) -> F.Column:
+    """serving.store.movie_key in Spark."""
+    return F.concat(F.lit(f"{version}:"), F.col(movie_id).cast("string"))
+
+
+def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str, path: str) -> Version:
+    """Stage the run's full lists, similar movies and cards under `path`, keyed for `version`."""
+    chunk_rows = cfg.publish.chunk_rows
     movies = lake.read(spark, cfg.table_path("silver", "movies"), state["silver_versions"]["movies"]).where(~F.col("deleted"))
     fields = _movie_fields(movies)
     variant = F.when(F.col(S.LIST_NAME) == FINAL, F.lit(cfg.experiment.control)).otherwise(
         F.substring_index(F.col(S.LIST_NAME), "@", -1))
-    ranked = read_lists(cfg, spark, run_id, "full", "ranked_lists").withColumn("variant", variant).join(fields, S.MOVIE_ID, "left")
+    user = F.when(F.col(S.USER_ID) == FALLBACK_USER, F.lit(FALLBACK)).otherwise(F.col(S.USER_ID).cast("string"))
+    # serving.store.list_key in Spark.
+    ranked = (read_lists(cfg, spark, run_id, "full", "ranked_lists").join(fields, S.MOVIE_ID, "left")
+              .withColumn("list_key", F.concat(F.lit(f"{version}:"), variant, F.lit(":"), user)))
     items = F.sort_array(F.collect_list(F.struct(
         S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT)))
-    lists = ranked.groupBy("variant", S.USER_ID).agg(items.alias("items")).select(
-        "variant", S.USER_ID,
-        *_item_fields("items"),
-        F.col(f"items.{S.REASON_TEXT}").alias("reasons"),
-        F.col(f"items.{S.SLOT}").alias("slots"),
-    ).toPandas()
-    keys = [list_key(version, variant, FALLBACK if user == FALLBACK_USER else user)
-            for variant, user in zip(lists.pop("variant"), lists.pop(S.USER_ID))]
-    lists = lists.assign(list_key=keys, generated_at=datetime.now(UTC).isoformat())
+    generated_at = datetime.now(UTC).isoformat()
+    lists = stage(ranked, "list_key", f"{path}/user_recommendations", chunk_rows, lambda rows: (
+        rows.groupBy(BUCKET, "list_key").agg(items.alias("items")).select(
+            BUCKET, "list_key",
+            *_item_fields("items"),
+            F.col(f"items.{S.REASON_TEXT}").alias("reasons"),
+            F.col(f"items.{S.SLOT}").alias("slots"),
+            F.lit(generated_at).alias("generated_at"),
+        )))
 
     neighbours = (read_lists(cfg, spark, run_id, "full", "similar_movies")
-                  .join(fields.withColumnRenamed(S.MOVIE_ID, "similar_movie_id"), "similar_movie_id", "left"))
+                  .join(fields.withColumnRenamed(S.MOVIE_ID, "similar_movie_id"), "similar_movie_id", "left")
+                  .withColumn("movie_key", _movie_key(version, S.MOVIE_ID)))
     neighbour = F.sort_array(F.collect_list(F.struct(
         S.RANK, F.col("similar_movie_id").alias(S.MOVIE_ID), S.SCORE, "title", "year", "genres", "poster_path")))
-    similar = _keyed_by_movie(neighbours.groupBy(S.MOVIE_ID).agg(neighbour.alias("items")).select(
-        S.MOVIE_ID, *_item_fields("items")).toPandas(), version)
+    similar = stage(neighbours, "movie_key", f"{path}/similar_movies", chunk_rows, lambda rows: (
+        rows.groupBy(BUCKET, "movie_key").agg(neighbour.alias("items")).select(BUCKET, "movie_key", *_item_fields("items"))))
 
-    cards = _keyed_by_movie(movies.select(
-        S.MOVIE_ID,
+    cards = stage(movies.select(
+        _movie_key(version, S.MOVIE_ID).alias("movie_key"),
         F.coalesce("title", F.lit("")).alias("title"),
         F.coalesce(F.col("year").cast("long"), F.lit(0)).alias("year"),
         F.coalesce("genres", F.array().cast("array<string>")).alias("genres"),
@@ -96,45 +167,156 @@ def _version_frames(cfg: Config, spark: SparkSession, run_id: str, state: dict, 
         F.col("vote_average").cast("double").alias("vote_average"),
         F.coalesce("poster_path", F.lit("")).alias("poster_path"),
         F.coalesce("director", F.lit("")).alias("director"),
-    ).toPandas(), version)
+    ), "movie_key", f"{path}/movie_cards", chunk_rows)
     return Version(version, lists, similar, cards)
 
 
-def _keyed_by_movie(frame: pd.DataFrame, version: str) -> pd.DataFrame:
-    """`frame` with its movie ids replaced by the online store's keys."""
-    return frame.assign(movie_key=[movie_key(version, int(m)) for m in frame.pop(S.MOVIE_ID)])
+def _chunks(rows: Rows, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if isinstance(rows, Staged):
+        yield from rows.chunks()
+        return
+    for start in range(0, len(rows), chunk_rows):
+        yield rows.iloc[start:start + chunk_rows]
 
 
-def write_version(cfg: Config, published: Version) -> dict:
-    """Write every view of `published`, then flip the manifest to it; return what was written.
+def _has_fallback(lists: Rows) -> bool:
+    fallback = f":{FALLBACK}"
+    if isinstance(lists, Staged):
+        return lists.rows > 0 and not lists.spark.read.parquet(lists.path).where(
+            F.col("list_key").endswith(fallback)).isEmpty()
+    return bool(lists["list_key"].str.endswith(fallback).any())
 
-    Shared by the publish step and bench/serving.py, so the bench serves what the pipeline publishes.
+
+def _write_view(store, view: str, rows: Rows, now: pd.Timestamp, snapshot: Path, chunk_rows: int) -> dict:
+    """Write `rows` to the online store and as part files under `snapshot`, a chunk at a time; return
+    rows written, chunks, the largest chunk, seconds and rows per second."""
+    start = time.perf_counter()
+    written = chunks = largest = 0
+    for chunk in _chunks(rows, chunk_rows):
+        chunk = chunk.assign(event_timestamp=now)
+        store.write_to_online_store(view, chunk)
+        chunk.to_parquet(snapshot / f"part-{chunks:05d}.parquet", index=False)
+        written, chunks, largest = written + len(chunk), chunks + 1, max(largest, len(chunk))
+        del chunk  # not held while the next chunk is read
+    seconds = time.perf_counter() - start
+    rate = written / seconds if seconds > 0 else 0.0
+    log.info("published %s: %d rows in %d chunks (largest %d) in %.1f s, %.0f rows/s",
+             view, written, chunks, largest, seconds, rate)
+    return {"rows": written, "chunks": chunks, "largest_chunk": largest, "seconds": round(seconds, 3),
+            "rows_per_second": round(rate, 1)}
+
+
+def _replace_snapshot(staged: Path, target: Path) -> None:
+    """Put the new snapshot folder where the view's FileSource reads (a single file before chunked publishes)."""
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    staged.rename(target)
+
+
+def _manifest(cfg: Config, version: str, published_at: str, now: pd.Timestamp) -> pd.DataFrame:
+    variants = list(cfg.experiment.variants)
+    return pd.DataFrame({
+        "manifest_id": [CURRENT], "version": [version], "published_at": [published_at],
+        "experiment": [cfg.experiment.name], "variants": [variants],
+        "weights": [[cfg.experiment.variants[v].weight for v in variants]], "versions": [[]], "event_timestamp": [now],
+    })
+
+
+def _record_held(store, held: list[str]) -> None:
+    """Record which versions the online store holds (the manifest's row "held"; readers never read it)."""
+    store.write_to_online_store("publish_manifest", pd.DataFrame({
+        "manifest_id": [HELD], "version": [""], "published_at": [""], "experiment": [""], "variants": [[]],
+        "weights": [[]], "versions": [held], "event_timestamp": [pd.Timestamp(datetime.now(UTC))],
+    }))
+
+
+def versions_to_prune(held: list[str], keep: int, protected: set[str]) -> list[str]:
+    """Versions of `held` (newest first) beyond the newest `keep`, but never one of `protected`: the version
+    going live and the one live until now, which a reader with a manifest read seconds ago still asks for."""
+    return [v for v in held[keep:] if v not in protected]
+
+
+def write_version(cfg: Config, published: Version, chunk_rows: int | None = None) -> dict:
+    """Write every view of `published` a chunk at a time, flip the manifest to it, then prune versions beyond
+    `publish.keep_versions`; return what was written (rows, chunks and rows/s per view) and pruned.
+
+    Shared by the publish step and the benches, so they measure and serve what the pipeline publishes.
+    In-memory rows are written in chunks of `chunk_rows` (default `publish.chunk_rows`); staged rows in their
+    buckets.
     """
     from features.repo import definitions
 
+    chunk_rows = chunk_rows or cfg.publish.chunk_rows
     repo = write_repo_files(cfg)
     store = open_store(cfg)
     store.apply(definitions(cfg))
-    if not published.lists["list_key"].str.endswith(f":{FALLBACK}").any():
+    if not _has_fallback(published.lists):
         raise PublishRefused(f"version {published.name} has no fallback list: re-run the score step")
+    lists = OnlineLists(store)
+    live = lists.manifest()
+    held = [published.name, *(v for v in lists.versions() if v != published.name)]
+    # Recorded before any row is written, so rows of a publish that fails half-way are pruned by a later one.
+    _record_held(store, held)
     now = pd.Timestamp(datetime.now(UTC))
-    for view, frame in (("user_recommendations", published.lists), ("similar_movies", published.similar),
-                        ("movie_cards", published.cards)):
-        frame = frame.assign(event_timestamp=now)
-        store.write_to_online_store(view, frame)
-        # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables).
-        frame.to_parquet(repo / "data" / f"{view}.parquet", index=False)
-    variants = list(cfg.experiment.variants)
-    manifest = pd.DataFrame({
-        "manifest_id": [CURRENT], "version": [published.name], "published_at": [now.isoformat()],
-        "experiment": [cfg.experiment.name], "variants": [variants],
-        "weights": [[cfg.experiment.variants[v].weight for v in variants]], "event_timestamp": [now],
-    })
-    manifest.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
-    store.write_to_online_store("publish_manifest", manifest)
-    return {"published": True, "version": published.name, "lists": int(len(published.lists)),
-            "similar_movies": int(len(published.similar)), "movie_cards": int(len(published.cards)),
-            "variants": variants, "published_at": now.isoformat()}
+    views, snapshots = {}, {}
+    try:
+        for view, rows in (("user_recommendations", published.lists), ("similar_movies", published.similar),
+                           ("movie_cards", published.cards)):
+            # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables);
+            # built beside the served one (hidden from readers of the folder) and swapped in with the manifest.
+            snapshots[view] = repo / "data" / f".{view}.parquet.{uuid.uuid4().hex[:8]}"
+            snapshots[view].mkdir(parents=True)
+            views[view] = _write_view(store, view, rows, now, snapshots[view], chunk_rows)
+        manifest = _manifest(cfg, published.name, now.isoformat(), pd.Timestamp(datetime.now(UTC)))
+        manifest.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
+        store.write_to_online_store("publish_manifest", manifest)
+        for view, staged in snapshots.items():
+            _replace_snapshot(staged, repo / "data" / f"{view}.parquet")
+    finally:
+        for staged in snapshots.values():
+            shutil.rmtree(staged, ignore_errors=True)
+    rows = sum(v["rows"] for v in views.values())
+    seconds = sum(v["seconds"] for v in views.values())
+    result = {"published": True, "version": published.name, "lists": views["user_recommendations"]["rows"],
+              "similar_movies": views["similar_movies"]["rows"], "movie_cards": views["movie_cards"]["rows"],
+              "variants": list(cfg.experiment.variants), "published_at": now.isoformat(), "views": views,
+              "rows_per_second": round(rows / seconds, 1) if seconds > 0 else 0.0}
+    log.info("published version %s: %d rows in %.1f s, %.0f rows/s", published.name, rows, seconds,
+             result["rows_per_second"])
+    protected = {published.name, *([live.version] if live is not None else [])}
+    return {**result, **_prune(cfg, store, held, protected)}
+
+
+def _prune(cfg: Config, store, held: list[str], protected: set[str]) -> dict:
+    """Delete the versions beyond `publish.keep_versions`, then record that the store no longer holds them.
+
+    They stay recorded until their rows are gone, so a prune that fails is retried by the next publish; the
+    publish itself has succeeded by then (the new version is live), so a failure is reported, not raised.
+    """
+    victims = versions_to_prune(held, cfg.publish.keep_versions, protected)
+    if not victims:
+        return {"pruned": [], "pruned_rows": 0, "prune_seconds": 0.0}
+    start = time.perf_counter()
+    try:
+        deleted = delete_versions(store, victims)
+        _record_held(store, [v for v in held if v not in victims])
+    except Exception as exc:  # any store error: the live version is untouched and the next publish retries
+        log.exception("pruning versions %s failed; the next publish retries", victims)
+        return {"pruned": [], "pruned_rows": 0, "prune_seconds": round(time.perf_counter() - start, 3),
+                "prune_error": f"{type(exc).__name__}: {exc}"}
+    seconds = time.perf_counter() - start
+    log.info("pruned versions %s: %d %s deleted in %.1f s", victims, deleted,
+             "keys" if cfg.feast.online_store == "redis" else "rows", seconds)
+    return {"pruned": victims, "pruned_rows": deleted, "prune_seconds": round(seconds, 3)}
+
+
+def _remove(spark: SparkSession, location: str) -> None:
+    """Delete a folder on whatever file system Spark writes the lake to."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
 
 
 def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
@@ -150,7 +332,15 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
         runs.update_state(cfg, run_id, publish=result)
         return result
 
-    result = write_version(cfg, _version_frames(cfg, spark, run_id, state, version=run_id))
+    staging = cfg.table_path("staging", f"publish-{run_id}")
+    try:
+        start = time.perf_counter()
+        version = stage_version(cfg, spark, run_id, state, version=run_id, path=staging)
+        staged_seconds = time.perf_counter() - start
+        result = write_version(cfg, version)
+    finally:
+        _remove(spark, staging)
+    result["stage_seconds"] = round(staged_seconds, 3)
     _log(cfg, spark, run_id, result)
     result["champion_ranker_version"] = record_outcome(cfg, evaluation["mlflow_run_id"], result["version"],
                                                        ranker_file=model_path(cfg, run_id, "full").parent / "ranker.ubj")

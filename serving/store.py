@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +14,13 @@ from conf import Config
 
 FALLBACK = "__fallback__"
 CURRENT = "current"
+HELD = "held"  # the manifest row that lists every version in the online store (its `versions`), for pruning
 LIST_FEATURES = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
 USER_LIST_FEATURES = [*LIST_FEATURES, "reasons", "slots", "generated_at"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
+# Views whose keys start with "<version>:"; pruning a version deletes its rows from each.
+VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards")
 GENRE_SEPARATOR = "|"
 
 
@@ -125,7 +130,8 @@ class OnlineLists:
         # A copy: the Redis store appends its timestamp column to the list it is given.
         [(_, values)] = self.store.provider.online_read(config=self.store.config, table=self._table(view),
                                                          entity_keys=[entity], requested_features=list(names))
-        if not values or names[0] not in values:
+        # Redis answers a key it does not hold with empty values, SQLite with none: both mean no row.
+        if not values or names[0] not in values or values[names[0]].WhichOneof("val") is None:
             return None
         return {name: feast_value_type_to_python_type(values[name]) if name in values else None for name in names}
 
@@ -141,6 +147,14 @@ class OnlineLists:
             return None
         return Manifest(**row) if row else None
 
+    def versions(self) -> list[str]:
+        """Every version whose rows the online store may hold, newest first: the publisher's record, for pruning."""
+        row = self._row("publish_manifest", ["versions"], "manifest_id", HELD)
+        if row is not None and row["versions"]:
+            return list(row["versions"])
+        manifest = self.manifest()  # a store published to before versions were recorded: the live one
+        return [manifest.version] if manifest is not None and manifest.version else []
+
     def user_list(self, version: str, variant: str, user: int | str) -> ItemList | None:
         row = self._row("user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user))
         return ItemList(**row) if row else None
@@ -152,3 +166,108 @@ class OnlineLists:
     def card(self, version: str, movie_id: int) -> MovieCard | None:
         row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
         return MovieCard(movie_id=movie_id, **row) if row else None
+
+
+def delete_versions(store, versions: list[str]) -> int:
+    """Delete every row of `versions` from the online store's versioned views; return the rows (SQLite) or the
+    keys (Redis) deleted. Feast has no delete by key for every store, so this matches its key encoding here."""
+    if not versions:
+        return 0
+    views = [store.get_feature_view(name) for name in VERSIONED_VIEWS]
+    kind = store.config.online_store.type
+    if kind == "sqlite":
+        return _delete_sqlite(store.config, views, versions)
+    if kind == "redis":
+        return _delete_redis(store.config, views, versions)
+    raise ValueError(f"pruning versions from a {kind} online store is not supported")
+
+
+def entity_key_head(join_key: str, serialization_version: int) -> bytes:
+    """The bytes Feast's entity key encoding puts before a string value of `join_key`; the value's 4-byte length
+    and the value follow them."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    probe = b"x"
+    encoded = serialize_entity_key(EntityKey(join_keys=[join_key], entity_values=[Value(string_val=probe.decode())]),
+                                   entity_key_serialization_version=serialization_version)
+    tail = struct.pack("<I", len(probe)) + probe
+    if not encoded.endswith(tail):
+        raise RuntimeError("Feast's entity key encoding changed: pruning cannot find a version's keys")
+    return encoded[:-len(tail)]
+
+
+def _version_prefix(version: str) -> bytes:
+    return f"{version}:".encode()
+
+
+def _sqlite_path(config) -> str:
+    path = Path(config.online_store.path)
+    return str(path if path.is_absolute() or config.repo_path is None else Path(config.repo_path) / path)
+
+
+def _delete_sqlite(config, views: list, versions: list[str], batch_rows: int = 50_000) -> int:
+    """DELETE rows whose entity value starts with "<version>:", by rowid range: each batch is a short write
+    transaction, so the API's reads (of the live version) wait milliseconds, not the whole prune."""
+    from feast.infra.online_stores.helpers import compute_table_id
+
+    deleted = 0
+    with sqlite3.connect(_sqlite_path(config), timeout=30) as conn:
+        for view in views:
+            table = compute_table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
+            [join_key] = view.join_keys
+            head = entity_key_head(join_key, config.entity_key_serialization_version)
+            start = len(head) + 4 + 1  # 1-based, past the value's length
+            sql = (f'DELETE FROM "{table}" WHERE rowid >= ? AND rowid < ? AND substr(entity_key, 1, ?) = ? '
+                   f"AND substr(entity_key, ?, ?) = ?")
+            (top,) = conn.execute(f'SELECT max(rowid) FROM "{table}"').fetchone()
+            for low in range(0, (top or 0) + 1, batch_rows):
+                with conn:
+                    for version in versions:
+                        prefix = _version_prefix(version)
+                        deleted += conn.execute(sql, (low, low + batch_rows, len(head), head, start, len(prefix),
+                                                      prefix)).rowcount
+    return deleted
+
+
+def redis_glob_escape(raw: bytes) -> bytes:
+    return b"".join(b"\\" + bytes([b]) if b in b"*?[]\\" else bytes([b]) for b in raw)
+
+
+def version_key_pattern(join_key: str, version: str, project: str, serialization_version: int) -> bytes:
+    """SCAN pattern of the Redis keys of `version` for `join_key`: Feast's key is the encoded entity key, then
+    the project's name; any 4 bytes stand for the value's length."""
+    head = entity_key_head(join_key, serialization_version)
+    return (redis_glob_escape(head) + b"????" + redis_glob_escape(_version_prefix(version)) + b"*"
+            + redis_glob_escape(project.encode()))
+
+
+def _delete_redis(config, views: list, versions: list[str], batch_keys: int = 10_000) -> int:
+    """SCAN for each version's keys and UNLINK them in pipelined batches. One key holds every view of its
+    entity (similar movies and movie cards share theirs), so each join key is scanned once."""
+    from feast.infra.online_stores.redis import RedisOnlineStore
+
+    client = RedisOnlineStore()._get_client(config.online_store)
+    join_keys = sorted({key for view in views for key in view.join_keys})
+    deleted = 0
+    for join_key in join_keys:
+        for version in versions:
+            pattern = version_key_pattern(join_key, version, config.project, config.entity_key_serialization_version)
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=pattern, count=batch_keys):
+                batch.append(key)
+                if len(batch) >= batch_keys:
+                    deleted += _unlink(client, batch)
+                    batch = []
+            deleted += _unlink(client, batch)
+    return deleted
+
+
+def _unlink(client, keys: list[bytes]) -> int:
+    if not keys:
+        return 0
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.unlink(key)
+        return sum(pipe.execute())
