@@ -215,7 +215,9 @@ def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarr
     bucket = np.clip(((last - ctx.t0) // (BUCKET_DAYS * DAY)).astype(np.int64) + 1, 0, ctx.timeline.shape[0] - 1)
     lo = np.maximum(bucket - POP_WINDOW_BUCKETS, 0)
     pop_window = ctx.timeline[bucket, items] - ctx.timeline[lo, items]
-    window_total = ctx.timeline[bucket].sum(axis=1) - ctx.timeline[lo].sum(axis=1) if len(items) else np.zeros(0)
+    # Each bucket's total once, then looked up: indexing whole timeline rows per candidate row is (rows x items).
+    totals = ctx.timeline.sum(axis=1)
+    window_total = totals[bucket] - totals[lo]
     affinity = np.asarray(ctx.item_genres[items].multiply(ctx.user_genres[safe]).sum(axis=1)).ravel()
     max_sim, recency = _similar_history(ctx, users, items)
     store = {}
