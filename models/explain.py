@@ -25,18 +25,22 @@ def trending_text(window_days: float) -> str:
 
 
 def most_similar(ctx: FeatureContext, items: np.ndarray, history: np.ndarray) -> np.ndarray:
-    """For each item, the entry of its row of `history` (-1 padded) most similar to it (-1 if none)."""
+    """(users, n): for each user's row of `items` (-1 padded), the entry of the user's `history` row (-1
+    padded) most similar to it; -1 where either is missing. One (n x history) product per user, batched."""
     unit = ctx.item_unit
-    sims = np.matmul(unit[np.maximum(history, 0)], unit[items][:, :, None])[:, :, 0]
-    sims = np.where(history >= 0, sims, -np.inf)
-    best = np.take_along_axis(history, sims.argmax(axis=1)[:, None], axis=1)[:, 0] if history.shape[1] else np.full(len(items), -1)
-    return np.where((history >= 0).any(axis=1), best, -1)
+    sims = np.matmul(unit[np.maximum(items, 0)], unit[np.maximum(history, 0)].transpose(0, 2, 1))   # (users, n, history)
+    sims = np.where((history >= 0)[:, None, :], sims, -np.inf)
+    if not history.shape[1]:
+        return np.full(items.shape, -1)
+    best = np.take_along_axis(history, sims.argmax(axis=2), axis=1)
+    return np.where((history >= 0).any(axis=1)[:, None] & (items >= 0), best, -1)
 
 
-def reasons(ctx: FeatureContext, titles: np.ndarray, users: np.ndarray, history: np.ndarray, items: np.ndarray,
+def reasons(ctx: FeatureContext, titles: np.ndarray, users: np.ndarray, like: np.ndarray, items: np.ndarray,
             personal: np.ndarray, is_new: np.ndarray, is_trending: np.ndarray, trending_window_days: float) -> np.ndarray:
-    """The reason text of each recommended (users[i], items[i]) (users -1 = unknown); `history` holds each
-    row's user's last HISTORY_FOR_REASONS positives, most recent first, -1 padded (see `recent_matrix`).
+    """The reason text of each recommended (users[i], items[i]) (users -1 = unknown); `like` is the title in
+    the user's last HISTORY_FOR_REASONS positives most similar to the item, -1 when the history is empty
+    (see `most_similar`).
 
     In order of precedence: a new release or a personal model's pick is explained by the most similar
     title in the history; then trending; then the user's favourite among the item's genres; else overall
@@ -44,12 +48,10 @@ def reasons(ctx: FeatureContext, titles: np.ndarray, users: np.ndarray, history:
     out = np.full(len(items), "Popular with viewers overall", dtype=object)
     if not len(items):
         return out
-    has_history = (history >= 0).any(axis=1)
-    by_title = has_history & (personal | is_new)
+    by_title = (like >= 0) & (personal | is_new)
     if by_title.any():
-        like = most_similar(ctx, items[by_title], history[by_title])
         prefix = np.where(is_new[by_title], "New release like ", "Because you watched ").astype(object)
-        out[by_title] = prefix + titles[like]
+        out[by_title] = prefix + titles[like[by_title]]
     trending = ~by_title & is_trending
     out[trending] = trending_text(trending_window_days)
     by_genre = ~by_title & ~trending & (users >= 0)

@@ -10,7 +10,7 @@ import pandas as pd
 from conf.settings import RerankConfig
 from models.base import CandidateGenerator
 from models.data import DAY, TrainingSet
-from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, reasons
+from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, most_similar, reasons
 from models.features import FeatureContext, candidates, recent_matrix
 from models.ranker import Ranker, rank_fusion
 from models.rerank import SLOT_NAMES, allowed, banned_items, pool_size, rerank_batch
@@ -135,7 +135,9 @@ def _final_lists(models: FittedModels, name: str, rules: RerankConfig, user_ids:
     r, step = np.nonzero(picked >= 0)
     at = picked[r, step]
     chosen = pool_items[r, at]
-    texts = reasons(models.context, models.train.catalog.titles, user_idx[r], history[r], chosen,
+    like = most_similar(models.context, np.where(picked >= 0, np.take_along_axis(pool_items, np.maximum(picked, 0), axis=1), -1),
+                        history)[r, step]
+    texts = reasons(models.context, models.train.catalog.titles, user_idx[r], like, chosen,
                     grid(is_personal, False)[r, at], new[r, at], trending[r, at], models.trending_window_days)
     return pd.DataFrame({"list_name": name, "user_id": user_ids[r], "rank": step + 1, "movie_id": models.train.item_ids[chosen],
                          "score": values[r, step], "reason": texts, "slot": SLOT_NAMES[slots[r, step]]})
