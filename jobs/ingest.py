@@ -35,7 +35,7 @@ from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.errors import ContractViolation, PipelineError
 from jobs.sources import movielens, synthetic, tmdb
-from jobs.sources.files import event_files, list_files, write_jsonl
+from jobs.sources.files import event_files, list_files, parquet_by_schema, write_jsonl
 
 LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
 HELD = "held_events"
@@ -89,7 +89,7 @@ def land(cfg: Config) -> Landing:
     out = Path(cfg.workdir) / "landing" / cfg.source.kind
     if cfg.source.kind == "synthetic":
         paths = synthetic.write_synthetic(cfg.synthetic, cfg.seed, out)
-        return Landing("synthetic", str(paths["events"]), "jsonl", str(paths["movies"]), str(paths["users"]))
+        return Landing("synthetic", str(paths["events"]), "files", str(paths["movies"]), str(paths["users"]))
     if cfg.source.kind == "files":
         movies = Path(cfg.source.movies_path)
         if movies.is_dir():  # the TMDB 5000 CSVs
@@ -147,7 +147,8 @@ def _unchanged(cfg: Config, table: str, files: str) -> TableCounts | None:
 
 def _raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
     """(payload, source_file) for every row of `paths`: lines as they are, or for `files`, CSV and
-    Parquet rows turned into JSON objects (each file read on its own: their columns may differ)."""
+    Parquet rows turned into JSON objects (CSV files each read on their own: their columns may differ;
+    Parquet files in one read per schema: a day-partitioned log has hundreds of files of one schema)."""
     empty = spark.createDataFrame([], f"{S.PAYLOAD} string, {S.SOURCE_FILE} string")
     if fmt != "files":
         return spark.read.text(paths).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE)) if paths else empty
@@ -157,8 +158,9 @@ def _raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
     for path in found["csv"]:
         frames.append(spark.read.csv(path, header=True, mode="PERMISSIVE", inferSchema=False)
                       .select(F.to_json(F.struct("*")).alias(S.PAYLOAD), F.lit(path).alias(S.SOURCE_FILE)))
-    for path in found["parquet"]:
-        frames.append(spark.read.parquet(path).select(F.to_json(F.struct("*")).alias(S.PAYLOAD), F.lit(path).alias(S.SOURCE_FILE)))
+    for group in parquet_by_schema(found["parquet"]):
+        frames.append(spark.read.parquet(*group).select(F.to_json(F.struct("*")).alias(S.PAYLOAD),
+                                                        F.input_file_name().alias(S.SOURCE_FILE)))
     for frame in frames:
         empty = empty.unionByName(frame)
     return empty

@@ -44,3 +44,14 @@ def event_files(paths: list[str]) -> dict[str, list[str]]:
             raise ValueError(f"{path}: unknown event file type {suffix!r}; expected one of {', '.join(EVENT_SUFFIXES)}")
         found[kind].append(str(path))
     return found
+
+
+def parquet_by_schema(paths: list[str]) -> list[list[str]]:
+    """Parquet files grouped by schema (read from their footers), groups in order of their first file:
+    Spark reads each group in one go, where files of different schemas would not union by position."""
+    import pyarrow.parquet as pq
+
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        groups.setdefault(pq.read_schema(path).remove_metadata().to_string(), []).append(path)
+    return list(groups.values())

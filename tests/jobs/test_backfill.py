@@ -1,10 +1,10 @@
 """Ingest by day and backfills: only the interval is read, re-runs change nothing, late events land on
 their own day, and a backfill that fails in the middle carries on where it stopped."""
 
-import json
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -20,7 +20,7 @@ MARCH_1, MARCH_2, MARCH_3, MARCH_4 = (date(2026, 3, d) for d in range(1, 5))
 
 def logged_events(cfg, days):
     folder = Path(cfg.workdir) / "landing" / "synthetic" / "events"
-    return [json.loads(line) for day in days for line in (folder / f"dt={day}" / "events.jsonl").read_text().splitlines()]
+    return [row for day in days for part in sorted((folder / f"dt={day}").glob("*.parquet")) for row in pq.read_table(part).to_pylist()]
 
 
 def test_a_day_reads_only_its_log_and_reruns_change_nothing(spark, tmp_path):
@@ -53,15 +53,20 @@ def test_a_day_reads_only_its_log_and_reruns_change_nothing(spark, tmp_path):
 def test_a_failed_day_stops_the_backfill_and_the_next_run_resumes_there(spark, tmp_path):
     cfg = tiny_config(tmp_path)
     ingest(cfg, spark, Interval(MARCH_1, MARCH_2))
-    day_log = Path(cfg.workdir) / "landing" / "synthetic" / "events" / "dt=2026-03-02" / "events.jsonl"
-    good = day_log.read_text()
-    day_log.write_text("".join('{"event_id": "x' + str(n) + '", "user_id": "not a number"\n' for n in range(50)))
+    day_log = Path(cfg.workdir) / "landing" / "synthetic" / "events" / "dt=2026-03-02"
+    good = {part: part.read_bytes() for part in day_log.glob("*.parquet")}
+    for part in good:
+        part.unlink()
+    broken = day_log / "broken.jsonl"
+    broken.write_text("".join('{"event_id": "x' + str(n) + '", "user_id": "not a number"\n' for n in range(50)))
 
     with pytest.raises(BackfillStopped, match=r"backfill stopped at 2026-03-02: .*run the same command again"):
         backfill(cfg, spark, MARCH_1, MARCH_3)
     assert ingested_days(cfg, spark) == {MARCH_1}
 
-    day_log.write_text(good)  # the feed is fixed
+    broken.unlink()  # the feed is fixed
+    for part, data in good.items():
+        part.write_bytes(data)
     resumed = backfill(cfg, spark, MARCH_1, MARCH_3)
     assert resumed["skipped"] == ["2026-03-01"]
     assert [d["day"] for d in resumed["ingested"]] == ["2026-03-02", "2026-03-03"]
