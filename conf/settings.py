@@ -181,6 +181,7 @@ class RankerConfig(_Strict):
     subsample: float = Field(0.8, gt=0, le=1)
     num_workers: int = Field(2, gt=0)               # Spark tasks that train it together
     store_features: bool = True                     # also the users' feature-store values, joined point-in-time
+    max_candidates: int = Field(200, ge=0)          # per user, the best by rank fusion that the ranker scores; 0 = all
 
 
 class SlotsConfig(_Strict):
@@ -285,9 +286,11 @@ class ServingConfig(_Strict):
 
 
 class PublishConfig(_Strict):
-    # Keys per chunk streamed from Spark to the online store: the driver holds one chunk (a list row with its
-    # 50 items' card fields is some kilobytes in pandas and again as Feast protos).
+    # Keys per chunk streamed from Spark to the driver, which holds one chunk: a list row with its 50 items'
+    # card fields is some 15 KB in pandas.
     chunk_rows: int = Field(20000, gt=0)
+    # Rows per write to the online store: Feast's conversion to protos holds some 170 KB per such row.
+    write_rows: int = Field(1000, gt=0)
     # Versions left in the online store after a publish, newest first; the live one and its predecessor (what a
     # reader with a stale manifest still reads) always stay.
     keep_versions: int = Field(3, ge=2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ class FittedModels:
     n_final: int
     trending_window_days: float = 7.0
     variants: dict[str, RerankConfig] = field(default_factory=dict)  # A/B arms after the control (`rerank`)
+    ranker_candidates: int = 0                   # best candidates by rank fusion the ranker scores per user; 0 = all
 
     def is_new(self, items: np.ndarray) -> np.ndarray:
         released = (self.train.as_of - self.train.catalog.release_ts[items]) / DAY
@@ -60,12 +61,20 @@ class FittedModels:
 
 
 def score_candidates(models: FittedModels, user_idx: np.ndarray):
-    """(Candidates, ranker scores per candidate row)."""
+    """(Candidates, ranker scores per candidate row). With `ranker_candidates`, only each user's best that
+    many candidates by rank fusion reach the ranker (and the returned rows): the ranker's cost is rows x trees."""
     cands = candidates(models.generators, models.context, models.train, user_idx, models.n_candidates,
                        list(models.generators), models.reference)
-    rows = cands.rows
-    scores = models.ranker.predict(rows) if models.ranker else rank_fusion(rows, list(models.generators))
-    return cands, np.asarray(scores, dtype=np.float64)
+    fused = rank_fusion(cands.rows, list(models.generators))
+    if models.ranker is None:
+        return cands, fused
+    if models.ranker_candidates:
+        row = cands.rows["row"].to_numpy(dtype=np.int64)
+        order = np.lexsort((-fused, row))
+        keep = np.zeros(len(row), dtype=bool)
+        keep[order[_positions(row[order], len(user_idx)) < models.ranker_candidates]] = True
+        cands = replace(cands, rows=cands.rows[keep].reset_index(drop=True))
+    return cands, np.asarray(models.ranker.predict(cands.rows), dtype=np.float64)
 
 
 def recommend_users(models: FittedModels, user_ids: np.ndarray, with_candidates: bool = True) -> pd.DataFrame:

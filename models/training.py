@@ -114,7 +114,7 @@ def assemble(train: TrainingSet, generators: dict, reference: dict, ranker: Rank
     variants = {name: cfg.variant_rerank(name) for name in list(cfg.experiment.variants)[1:]}
     return FittedModels(generators, reference, train, build_context(train, generators, store), ranker, cfg.variant_rerank(cfg.experiment.control),
                         ages, cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days,
-                        variants)
+                        variants, cfg.models.ranker.max_candidates)
 
 
 def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr_matrix) -> pd.DataFrame:

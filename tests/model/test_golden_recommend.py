@@ -127,3 +127,19 @@ def test_batches_of_any_size_give_the_same_lists(fitted):
     whole = _sorted(recommend_users(fitted, user_ids))
     parts = _sorted(pd.concat([recommend_users(fitted, chunk) for chunk in np.array_split(user_ids, 7)]))
     pd.testing.assert_frame_equal(whole, parts)
+
+
+def test_ranker_scores_only_the_best_candidates_by_rank_fusion(fitted):
+    from dataclasses import replace
+
+    from models.ranker import rank_fusion
+    from models.recommend import score_candidates
+
+    user_idx = np.arange(20)
+    everything, _ = score_candidates(replace(fitted, ranker_candidates=0), user_idx)
+    capped, scores = score_candidates(replace(fitted, ranker_candidates=15), user_idx)
+    assert len(capped.rows) == len(scores) and capped.rows.groupby("row").size().max() == 15
+    rows = everything.rows.assign(fused=rank_fusion(everything.rows, list(fitted.generators)))
+    for row, group in capped.rows.groupby("row"):
+        pool = rows[rows["row"] == row]
+        assert pool.loc[pool["item_idx"].isin(group["item_idx"]), "fused"].min() >= pool["fused"].nlargest(15).min()
