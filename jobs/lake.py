@@ -90,6 +90,13 @@ def _merged_rows(metrics, name: str) -> int:
     return int(metrics[name] or 0) if metrics is not None and name in metrics.asDict() else 0
 
 
+def last_written_rows(spark: SparkSession, path: str) -> int:
+    """Rows the table's latest commit wrote, from its metrics: counting the written frame again would
+    recompute it (a whole scoring pass) or need it cached."""
+    metrics = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()[0] or {}
+    return int(metrics.get("numOutputRows", 0))
+
+
 def version(spark: SparkSession, path: str) -> int:
     return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
 

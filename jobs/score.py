@@ -74,7 +74,9 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
                 yield recommend_users(fitted, chunk, with_candidates)
 
     rows = users.repartition(partitions).mapInPandas(recommend_partition, OUTPUT_SCHEMA)
-    rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)).cache()
+    rows = rows.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split))
+    if with_candidates:
+        rows = rows.cache()    # two tables from one scoring pass
     is_final = F.col(S.LIST_NAME).startswith(FINAL)
     counts = {"ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split), "users": int(len(user_ids))}
     if with_candidates:
@@ -106,8 +108,9 @@ def _score_similar(cfg: Config, spark: SparkSession, run_id: str, split: str, pa
 
 
 def _write(cfg: Config, frame: DataFrame, table: str, run_id: str, split: str) -> int:
-    lake.replace_where(frame, cfg.table_path("gold", table), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
-    return frame.count()
+    path = cfg.table_path("gold", table)
+    lake.replace_where(frame, path, {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
+    return lake.last_written_rows(frame.sparkSession, path)
 
 
 def read_lists(cfg: Config, spark: SparkSession, run_id: str, split: str, table: str) -> DataFrame:

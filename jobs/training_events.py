@@ -62,11 +62,11 @@ def _duckdb_events(files: list[str], movie_ids: np.ndarray) -> pa.Table:
         con.register("live", pa.table({S.MOVIE_ID: pa.array(np.asarray(movie_ids, dtype=np.int64))}))
         if not files:
             return _spark_like_empty()
-        return con.execute(f"""
+        return con.sql(f"""
             SELECT e.{S.USER_ID}, e.{S.MOVIE_ID}, e.{S.EVENT_TYPE}, e.{S.VALUE}, e.{S.WATCH_SECONDS}, e.{S.TS}
             FROM read_parquet(?) e SEMI JOIN live USING ({S.MOVIE_ID})
             ORDER BY e.{S.USER_ID}, e.{S.TS}, e.{S.EVENT_ID}
-        """, [files]).to_arrow_table()
+        """, params=[files]).to_arrow_table()
     finally:
         con.close()
 

@@ -1,0 +1,190 @@
+"""The whole pipeline (ingest -> publish, both experiment variants) on synthetic data at growing sizes:
+per step, wall seconds, peak RSS of the driver, the JVM and Spark's Python workers, rows in and out,
+and the growth exponent between sizes (log time ratio / log size ratio; 1.0 = linear).
+
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--movies 20000] [--events-per-user 50]
+        [--workdir /tmp/movierec-scale] [--set KEY=VALUE ...]
+
+Each size is one `movierec pipeline` process from an empty workdir (Spark start-up included), fed
+`synthetic.users = size` and the same movies and events per user. A sampler polls the process tree
+every 0.5 s; the pipeline's "step X started" lines on stderr say which step a sample belongs to.
+`--set spark.master=spark://127.0.0.1:7077` (and the like) runs the same sizes on a cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP_LINE = re.compile(r"step (\w+) (started|finished)")
+MB = 1024 * 1024
+
+
+@dataclass
+class Peaks:
+    driver: float = 0.0
+    jvm: float = 0.0
+    workers: float = 0.0
+    total: float = 0.0
+
+    def update(self, driver: float, jvm: float, workers: float) -> None:
+        self.driver, self.jvm = max(self.driver, driver), max(self.jvm, jvm)
+        self.workers, self.total = max(self.workers, workers), max(self.total, driver + jvm + workers)
+
+
+@dataclass
+class Run:
+    size: int
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+    peaks: dict[str, Peaks] = field(default_factory=dict)
+    rows: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+
+def memory(root: psutil.Process) -> tuple[float, float, float]:
+    """(driver, JVM, Python workers) resident MB of the pipeline's process tree."""
+    driver = jvm = workers = 0.0
+    try:
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return driver, jvm, workers
+    for proc in processes:
+        try:
+            rss = proc.memory_info().rss / MB
+            cmd = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        if proc.pid == root.pid:
+            driver += rss
+        elif "java" in proc.name() or "org.apache.spark" in cmd:
+            jvm += rss
+        elif "pyspark" in cmd or "python" in proc.name():
+            workers += rss
+    return driver, jvm, workers
+
+
+def rows_of(report: dict) -> dict[str, tuple[int | None, int | None]]:
+    """(rows in, rows out) per step, from what the report counts."""
+    ingest = report.get("ingest", {}).get("tables", report.get("ingest", {}))
+    events = ingest.get("interactions", {}) if isinstance(ingest, dict) else {}
+    features = report.get("features", {})
+    publish = report.get("publish", {})
+    state = report.get("_state", {})
+    return {
+        "ingest": (events.get("read"), events.get("landed")),
+        "features": (events.get("landed"), sum(v for k, v in features.get("rows", {}).items()) if features.get("rows") else None),
+        "train_eval": (state.get("train_eval", {}).get("train_events"), state.get("train_eval", {}).get("train_users")),
+        "score_eval": (state.get("score_eval", {}).get("users"), state.get("score_eval", {}).get("ranked_lists")),
+        "evaluate": (state.get("score_eval", {}).get("ranked_lists"), None),
+        "train_full": (state.get("train_full", {}).get("train_events"), state.get("train_full", {}).get("train_users")),
+        "score_full": (state.get("score_full", {}).get("users"), state.get("score_full", {}).get("ranked_lists")),
+        "publish": (state.get("score_full", {}).get("ranked_lists"), publish.get("rows_written", publish.get("rows"))),
+    }
+
+
+def run_size(size: int, args: argparse.Namespace) -> Run:
+    workdir = args.workdir / str(size)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    report_path = workdir / "report.json"
+    settings = [f"synthetic.users={size}", f"synthetic.movies={args.movies}", f"synthetic.events_per_user={args.events_per_user}",
+                *args.set]
+    command = [str(Path(sys.executable).with_name("movierec")), "pipeline", "--workdir", str(workdir),
+               "--report", str(report_path), *(x for s in settings for x in ("--set", s))]
+    run = Run(size)
+    current = {"step": "start-up"}
+    log = (workdir / "pipeline.log").open("w")
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+
+    def follow() -> None:
+        for line in proc.stderr:
+            log.write(line)
+            match = STEP_LINE.search(line)
+            if match:
+                current["step"] = match.group(1) if match.group(2) == "started" else "between steps"
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        run.peaks.setdefault(current["step"], Peaks()).update(*memory(root))
+        time.sleep(0.5)
+    reader.join(5)
+    log.close()
+    run.seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"size {size}: movierec pipeline failed ({proc.returncode}); see {workdir / 'pipeline.log'}")
+    run.report = json.loads(report_path.read_text())
+    state_path = next((workdir / "runs").glob(f"{run.report['run_id']}/state.json"), None)
+    if state_path is not None:
+        run.report["_state"] = json.loads(state_path.read_text())
+    run.steps = run.report["timings_seconds"]
+    run.rows = rows_of(run.report)
+    return run
+
+
+def fmt(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def print_run(run: Run) -> None:
+    overall = Peaks()
+    for p in run.peaks.values():
+        overall.update(p.driver, p.jvm, p.workers)
+        overall.total = max(overall.total, p.total)
+    print(f"\n## {run.size:,} users: {run.seconds:,.0f} s wall, steps {sum(run.steps.values()):,.0f} s; "
+          f"peak RSS driver {overall.driver:,.0f} MB, JVM {overall.jvm:,.0f} MB, Python workers {overall.workers:,.0f} MB, "
+          f"all together {overall.total:,.0f} MB")
+    print(f"{'step':<12} {'seconds':>9} {'driver MB':>10} {'JVM MB':>8} {'workers MB':>11} {'rows in':>12} {'rows out':>12}")
+    for step, seconds in run.steps.items():
+        p = run.peaks.get(step, Peaks())
+        rows_in, rows_out = run.rows.get(step, (None, None))
+        print(f"{step:<12} {seconds:>9.1f} {p.driver:>10,.0f} {p.jvm:>8,.0f} {p.workers:>11,.0f} {fmt(rows_in):>12} {fmt(rows_out):>12}")
+
+
+def print_growth(runs: list[Run]) -> None:
+    print("\n## growth exponent between sizes (log time ratio / log size ratio)")
+    steps = list(runs[0].steps)
+    print(f"{'step':<12} " + " ".join(f"{f'{a.size:,}->{b.size:,}':>20}" for a, b in zip(runs, runs[1:])))
+    for step in [*steps, "total"]:
+        cells = []
+        for a, b in zip(runs, runs[1:]):
+            ta = a.seconds if step == "total" else a.steps.get(step)
+            tb = b.seconds if step == "total" else b.steps.get(step)
+            cells.append(f"{math.log(tb / ta) / math.log(b.size / a.size):>20.2f}" if ta and tb else f"{'-':>20}")
+        print(f"{step:<12} " + " ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--movies", type=int, default=20000)
+    parser.add_argument("--events-per-user", type=int, default=50)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/movierec-scale"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to movierec pipeline")
+    args = parser.parse_args()
+    runs = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        runs.append(run_size(size, args))
+        print_run(runs[-1])
+        sys.stdout.flush()
+    if len(runs) > 1:
+        print_growth(runs)
+
+
+if __name__ == "__main__":
+    main()

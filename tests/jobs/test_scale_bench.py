@@ -1,0 +1,56 @@
+"""bench/scale.py at a tiny size: the real pipeline CLI, per-step seconds, memory of each process kind and rows."""
+
+import importlib.util
+import math
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_MODELS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("scale_bench", ROOT / "bench" / "scale.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scale_bench"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _flat(prefix, tree):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _flat(f"{prefix}{key}.", value)
+        else:
+            yield f"{prefix}{key}={value}"
+
+
+@pytest.mark.spark
+def test_one_tiny_size_reports_every_step(tmp_path, capsys):
+    bench = _bench()
+    settings = [*_flat("models.", TINY_MODELS), "gates.min={}", "gates.min_ndcg_vs_popularity=0.0", "synthetic.days=90"]
+    args = Namespace(movies=80, events_per_user=15, workdir=tmp_path, set=settings)
+    run = bench.run_size(150, args)
+    bench.print_run(run)
+    out = capsys.readouterr().out
+    steps = ["ingest", "features", "train_eval", "score_eval", "evaluate", "train_full", "score_full", "publish"]
+    assert list(run.steps) == steps
+    for step in steps:
+        assert step in out and run.steps[step] > 0
+    assert run.peaks["train_eval"].driver > 50, "the driver's RSS is sampled while it trains"
+    assert max(p.jvm for p in run.peaks.values()) > 100, "and the JVM's"
+    events_in, events_landed = run.rows["ingest"]
+    assert events_in and events_landed and events_landed <= events_in
+    assert run.rows["score_full"][1] > 0, "published lists are counted"
+
+
+def test_growth_exponent_is_log_time_ratio_over_log_size_ratio(capsys):
+    bench = _bench()
+    small, large = bench.Run(1000, seconds=10.0, steps={"train": 4.0}), bench.Run(10000, seconds=100.0, steps={"train": 80.0})
+    bench.print_growth([small, large])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("train"))
+    assert float(row.split()[-1]) == pytest.approx(math.log(20) / math.log(10), abs=0.01)
