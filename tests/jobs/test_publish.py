@@ -155,3 +155,8 @@ def test_a_publish_that_fails_half_way_is_pruned_later_and_the_last_good_one_ser
         no_fallback = _renamed(published_cfg, "v4")
         write_version(cfg, Version("v4", no_fallback.lists[~no_fallback.lists["list_key"].str.endswith(FALLBACK)],
                                    no_fallback.similar, no_fallback.cards))
+
+    # Pruning finds a version's rows by their key prefix, so rows keyed for another version are refused.
+    with pytest.raises(PublishRefused, match="keys of another version"):
+        write_version(cfg, Version("v5", *(getattr(_renamed(published_cfg, "v4"), f) for f in ("lists", "similar", "cards"))))
+    assert OnlineLists(open_store(cfg)).manifest().version == "v3"
