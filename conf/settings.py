@@ -181,7 +181,7 @@ class RankerConfig(_Strict):
     subsample: float = Field(0.8, gt=0, le=1)
     num_workers: int = Field(2, gt=0)               # Spark tasks that train it together
     store_features: bool = True                     # also the users' feature-store values, joined point-in-time
-    max_candidates: int = Field(200, ge=0)          # per user, the best by rank fusion that the ranker scores; 0 = all
+    max_candidates: int = Field(0, ge=0)            # per user, the best by rank fusion that the ranker scores; 0 = all
 
 
 class SlotsConfig(_Strict):
