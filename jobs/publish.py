@@ -7,8 +7,9 @@ manifest row changes, so a failed or gated-out run leaves the previous version s
 Spark stages each view as parquet in hash buckets of about `publish.chunk_rows` keys, and the
 driver writes one bucket at a time to the online store (and to the view's offline snapshot, a
 folder of part files): what the driver holds does not grow with the number of users. After the
-flip, versions beyond `publish.keep_versions` are deleted from the online store; the manifest
-records which versions it holds, newest first.
+flip, versions beyond `publish.keep_versions` are deleted from the online store; the manifest's
+row "held" records which versions the store holds, newest first, from before the first row of a
+version is written until its rows are deleted.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ def _write_view(store, view: str, rows: Rows, key: str, version: str, now: pd.Ti
         _check_keys(chunk[key], version)
         chunk = chunk.assign(event_timestamp=now)
         began = time.perf_counter()
-        # Feast's conversion to protos holds far more per row than the frame (some 100 KB for a 50-item list).
+        # Feast's conversion to protos holds several times the frame's memory: it gets a slice at a time.
         for first in range(0, len(chunk), write_rows):
             store.write_to_online_store(view, chunk.iloc[first:first + write_rows])
         store_seconds += time.perf_counter() - began
