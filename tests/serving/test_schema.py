@@ -3,6 +3,8 @@
 Drives schemathesis' Hypothesis strategies directly: its pytest loader does not support pytest 9.
 """
 
+from collections import Counter
+
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -36,12 +38,16 @@ def test_no_server_errors_and_responses_match_the_schema(api_schema, mode):
             continue  # the ops routes take no input to get wrong
 
         @given(case=operation.as_strategy(mode))
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        # Derandomised: the same examples every run, so the share of each status cannot drift between runs.
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
         def check(case):
             response = case.call_and_validate()
             assert response.status_code < 500, (case.path, response.text)
             calls.append(response.status_code)
+            if mode == GenerationMode.POSITIVE and case.operation.path == "/v1/users/{user_id}/recommendations":
+                assert response.status_code == 200, "any valid user id gets a list: its own or the fallback"
 
         check()
-    expected = 200 if mode == GenerationMode.POSITIVE else 422
-    assert calls.count(expected) > len(calls) / 2, f"mostly {expected}s for {mode} inputs"
+    # A valid movie id that is not in the catalogue is a positive input answered 404, not an error.
+    expected = {200, 404} if mode == GenerationMode.POSITIVE else {422}
+    assert sum(c in expected for c in calls) > len(calls) / 2, f"mostly {expected} for {mode} inputs: {Counter(calls)}"
