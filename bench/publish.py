@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.conftest import start_redis_server  # noqa: E402
+
 MB = 1024 * 1024
 GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Drama", "Family", "Fantasy", "Horror", "Mystery",
           "Romance", "Science Fiction", "Thriller", "War", "Western"]
@@ -195,30 +197,12 @@ def worker(args) -> None:
     shutil.rmtree(workdir / "staged", ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_redis(folder: Path) -> tuple[subprocess.Popen, int]:
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit("redis-server is not installed: `make sysdeps`")
-    port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, port
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                sys.exit("redis-server did not start")
-            time.sleep(0.05)
+    return start_redis_server(binary, folder)
 
 
 def run_store(args, workdir: Path, store: str) -> list[dict]:

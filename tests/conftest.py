@@ -110,23 +110,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    """A real redis-server on a free loopback port, with no persistence; yields its port."""
-    binary = require_binary("redis-server")
+def start_redis_server(binary: str, folder: Path) -> tuple[subprocess.Popen, int]:
+    """A redis-server with no persistence on a free loopback port, once it accepts connections: (process, port).
+    Shared with bench/publish.py."""
     port = free_port()
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return process, port
         except OSError:
             if time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free loopback port, with no persistence; yields its port."""
+    process, port = start_redis_server(require_binary("redis-server"), tmp_path)
     yield process, port
     process.kill()
     process.wait(10)
