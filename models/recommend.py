@@ -65,10 +65,10 @@ def score_candidates(models: FittedModels, user_idx: np.ndarray):
     many candidates by rank fusion reach the ranker (and the returned rows): the ranker's cost is rows x trees."""
     cands = candidates(models.generators, models.context, models.train, user_idx, models.n_candidates,
                        list(models.generators), models.reference)
-    fused = rank_fusion(cands.rows, list(models.generators))
     if models.ranker is None:
-        return cands, fused
+        return cands, rank_fusion(cands.rows, list(models.generators))
     if models.ranker_candidates:
+        fused = rank_fusion(cands.rows, list(models.generators))
         row = cands.rows["row"].to_numpy(dtype=np.int64)
         order = np.lexsort((-fused, row))
         keep = np.zeros(len(row), dtype=bool)
