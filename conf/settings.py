@@ -161,6 +161,7 @@ class TwoTowerConfig(_Strict):
     samples_per_user: int = Field(40, gt=0)     # training targets drawn from each user's sequence per epoch
     id_dropout: float = Field(0.3, ge=0, lt=1)  # teaches the item tower to work from content alone (cold items)
     max_train_users: int = Field(50000, gt=0)   # seeded sample whose sequences train the towers; every user gets a vector
+    max_samples_per_epoch: int = Field(400000, gt=0)  # caps training steps: fit cost stops growing with users
 
 
 class TimeAwareConfig(_Strict):

@@ -6,7 +6,8 @@ zeroed, as it is for `id_dropout` of the training targets, which teaches the con
 user(u) = normalise(mlp(mean of item(j) over u's last `history` positives)).
 Trained with in-batch softmax (temperature, logQ correction for popularity) on the sequences of at most
 `max_train_users` users (a seeded sample: the towers are shared, so a sample teaches them, and CPU
-training on every user of a million does not fit the budget); every user then gets a vector. After fitting only
+training on every user of a million does not fit the budget), at most `max_samples_per_epoch` targets
+per epoch so the cost of a fit stops growing with users; every user then gets a vector. After fitting only
 numpy vectors are kept, so the fitted model pickles small and scores without torch.
 """
 
@@ -86,6 +87,8 @@ class TwoTower(CandidateGenerator):
         self.trained_on_users = int(len(trainable))
         for _ in range(self.cfg.epochs if len(trainable) else 0):
             users = np.repeat(trainable, np.minimum(lengths[trainable] - 1, self.cfg.samples_per_user))
+            if len(users) > self.cfg.max_samples_per_epoch:
+                users = np.sort(rng.choice(users, self.cfg.max_samples_per_epoch, replace=False))
             positions = starts[users] + 1 + (rng.random(len(users)) * (lengths[users] - 1)).astype(np.int64)
             order = rng.permutation(len(users))
             for batch in np.array_split(order, max(1, len(order) // self.cfg.batch_size)):

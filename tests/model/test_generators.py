@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conf import load_config
 from conf.settings import AlsConfig, ContentConfig, EaseConfig, TimeAwareConfig, TrendingConfig, TwoTowerConfig
@@ -170,3 +171,14 @@ def test_two_tower_trains_on_a_user_sample_and_still_serves_every_user():
     assert np.linalg.norm(sampled.user_vectors, axis=1).min() > 0.99, "every user has a (unit) vector"
     top, _ = sampled.recommend(train.user_index(np.array([30])), 3)
     assert (train.item_ids[top[0]] >= 20).all(), "a romance fan still gets romances from towers trained on 16 users"
+
+
+def test_two_tower_steps_stop_growing_with_users_at_the_sample_cap(monkeypatch):
+    steps = []
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: steps.append(1))
+    cfg = dict(dim=8, content_dim=4, epochs=2, batch_size=16, samples_per_user=10)
+    TwoTower(TwoTowerConfig(**cfg), seed=1).fit(_train())
+    uncapped = len(steps)
+    steps.clear()
+    TwoTower(TwoTowerConfig(**cfg, max_samples_per_epoch=64), seed=1).fit(_train())
+    assert len(steps) == 2 * (64 // 16) < uncapped
