@@ -1,17 +1,22 @@
-"""Serving under load: our API against Feast's own feature server, same online store, same users, same run.
+"""Serving under load: our API (one worker per core, and one worker) against Feast's own feature server,
+same online store, same users, same run.
 
-    .venv/bin/python bench/serving.py [--users 100000] [--rates 100,300,500,1000] [--duration 30]
+    .venv/bin/python bench/serving.py [--users 20000] [--rates 500,1000] [--duration 15] [--redis] [--during-publish]
 
 1. Publishes a synthetic version (every user gets a list of `final_list_size` items per experiment
-   variant, plus similar movies and cards) through the publish step's `write_version`, into the
-   configured online store (SQLite by default; `--env`/`MOVIEREC__FEAST__*` for Redis).
-2. Starts `movierec serve` and `feast serve` on loopback, one process each, and drives each in turn
-   with vegeta (a Go load generator, its own process) at each constant rate: our API with
-   GET /v1/users/{id}/recommendations, Feast with POST /get-online-features for the same list key
-   and the same features. About 5% of the users are unknown (our API answers with the fallback).
-3. Prints p50/p95/p99 latency, throughput and errors for both at each rate, and the ratios.
+   variant, plus similar movies and cards) through the publish step's `write_version`, into SQLite, or
+   with `--redis` into a redis-server the bench starts (no persistence) on loopback.
+2. Starts each server on loopback in turn: `movierec serve --workers <cores>`, `movierec serve
+   --workers 1` and `feast serve` (one worker), and drives it with vegeta (a Go load generator, its own
+   process, on the same cores) at each constant rate: our API with GET /v1/users/{id}/recommendations
+   (k=20), Feast with POST /get-online-features for the same list key and the features our API reads.
+   About 5% of the users are unknown (our API answers with the fallback). Then wrk, closed loop with
+   `--connections` connections, measures each server's saturation throughput.
+3. With `--during-publish`, a last row for the multi-worker API: a new version (same size) is published
+   while vegeta reads at the first rate; it counts degraded and fallback answers and the slowest.
+4. Prints p50/p95/p99 latency, throughput and errors per server and rate, saturation, and the ratios.
 
-vegeta: `go install github.com/tsenart/vegeta/v12@v12.13.0` (found on PATH or in ~/go/bin).
+vegeta: `go install github.com/tsenart/vegeta/v12@v12.13.0` (found on PATH or in ~/go/bin); wrk: Debian's.
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -104,14 +112,59 @@ def wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> Non
     sys.exit(f"{url} did not answer within {seconds:.0f} s")
 
 
-def attack(targets: list[dict], rate: int, duration: float, out: Path) -> dict:
-    """Constant-rate load from vegeta; returns its JSON report."""
+def attack(targets: list[dict], rate: int, duration: float, out: Path, results: Path | None = None) -> dict:
+    """Constant-rate load from vegeta; returns its JSON report (and keeps the raw results in `results`)."""
     out.write_text("\n".join(json.dumps(t) for t in targets) + "\n")
-    attack = subprocess.Popen([vegeta(), "attack", "-format=json", f"-targets={out}", f"-rate={rate}/s",
-                               f"-duration={duration}s", "-timeout=5s"], stdout=subprocess.PIPE)
-    report = subprocess.run([vegeta(), "report", "-type=json"], stdin=attack.stdout, capture_output=True, check=True)
-    attack.wait()
+    raw = results or out.with_suffix(".bin")
+    subprocess.run([vegeta(), "attack", "-format=json", f"-targets={out}", f"-rate={rate}/s", f"-duration={duration}s",
+                    "-timeout=5s", f"-output={raw}"], check=True)
+    report = subprocess.run([vegeta(), "report", "-type=json", str(raw)], capture_output=True, check=True)
     return json.loads(report.stdout)
+
+
+def answers(results: Path) -> dict:
+    """Degraded and fallback answers among vegeta's raw results (their bodies)."""
+    encoded = subprocess.run([vegeta(), "encode", "--to", "json", str(results)], capture_output=True, check=True)
+    counts = {"degraded": 0, "fallback": 0, "versions": set()}
+    for line in encoded.stdout.splitlines():
+        result = json.loads(line)
+        if result.get("code") != 200:
+            continue
+        body = json.loads(base64.b64decode(result["body"]))
+        counts["degraded"] += body["degraded"]
+        counts["fallback"] += body["fallback"]
+        counts["versions"].add(body["version"])
+    return counts
+
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+math.randomseed(%d)
+request = function() return wrk.format("GET", paths[math.random(#paths)]) end
+"""
+
+
+def saturation(port: int, paths: list[str], seconds: float, connections: int, seed: int, scratch: Path) -> float:
+    """Requests/s wrk sustains, closed loop with `connections` connections (one thread: the cores are few)."""
+    (scratch / "paths.txt").write_text("\n".join(paths) + "\n")
+    (scratch / "random.lua").write_text(WRK_SCRIPT % (scratch / "paths.txt", seed))
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "-s", str(scratch / "random.lua"),
+                          f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    [rate] = [float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec:")]
+    non_2xx = [line for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line]
+    if non_2xx:
+        print(f"  wrk on :{port}: {'; '.join(non_2xx)}", flush=True)
+    return rate
+
+
+def median_row(runs: list[dict]) -> dict:
+    """Each figure's median over repeated runs, with the spread of p99 and the errors of all runs."""
+    row = {key: statistics.median(r[key] for r in runs)
+           for key in ("rate", "throughput", "p50_ms", "p95_ms", "p99_ms", "max_ms")}
+    return {**row, "server": runs[0]["server"], "runs": len(runs), "p99_min_ms": min(r["p99_ms"] for r in runs),
+            "p99_max_ms": max(r["p99_ms"] for r in runs), "errors": sum(r["errors"] for r in runs),
+            "requests": sum(r["requests"] for r in runs)}
 
 
 def summary(name: str, report: dict) -> dict:
@@ -123,25 +176,57 @@ def summary(name: str, report: dict) -> dict:
             "errors": sum(n for code, n in codes.items() if not code.startswith("2")), "status_codes": codes}
 
 
+def start_redis(folder: Path) -> tuple[subprocess.Popen, int]:
+    sys.path.insert(0, str(ROOT))
+    from tests.conftest import start_redis_server
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server not found: make sysdeps")
+    return start_redis_server(binary, folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", default=str(ROOT / ".workdir" / "bench-serving"))
     parser.add_argument("--env", default=None)
-    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--movies", type=int, default=5_000)
-    parser.add_argument("--rates", default="100,300,500,1000", help="requests per second, one measurement each")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds measured per server")
+    parser.add_argument("--rates", default="500,1000", help="requests per second, one measurement each")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per server and rate")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before each measurement")
+    parser.add_argument("--saturation", type=float, default=10.0, help="seconds of wrk per server (0: skip)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers of the multi-worker API")
+    parser.add_argument("--redis", action="store_true", help="publish to and serve from a redis-server started here")
+    parser.add_argument("--during-publish", action="store_true",
+                        help="also measure the multi-worker API while a new version is published")
+    parser.add_argument("--skip-feast", action="store_true", help="leave `feast serve` out")
     parser.add_argument("--reuse", action="store_true", help="serve the version already published in --workdir")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per server and rate: medians reported")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     os.environ.setdefault("FEAST_USAGE", "False")
 
-    cfg = load_config(args.env, {"workdir": args.workdir})
+    redis = None
+    overrides: dict = {"workdir": args.workdir}
+    settings: list[str] = []
+    if args.redis:
+        redis = start_redis(Path(tempfile.mkdtemp(prefix="bench-redis-")))
+        overrides["feast"] = {"online_store": "redis", "redis_connection": f"127.0.0.1:{redis[1]}"}
+        settings = ["--set", "feast.online_store=redis", "--set", f"feast.redis_connection=127.0.0.1:{redis[1]}"]
+    try:
+        run(args, load_config(args.env, overrides), settings)
+    finally:
+        if redis is not None:
+            redis[0].kill()
+
+
+def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
     version = "bench"
     variants = list(cfg.experiment.variants)
     weights = [cfg.experiment.variants[v].weight for v in variants]
-    if not args.reuse:
+    if not args.reuse or args.redis:
         shutil.rmtree(cfg.feast.repo_dir, ignore_errors=True)
         start = time.perf_counter()
         data = synthetic_version(version, args.users, args.movies, cfg.models.final_list_size, variants, args.seed)
@@ -150,7 +235,7 @@ def main() -> None:
         written = write_version(cfg, data)
         print(f"published {written['lists']:,} lists ({args.users:,} users x {len(variants)} variants + fallbacks), "
               f"{written['movie_cards']:,} movies into {cfg.feast.online_store}: generated in {made:.0f} s, "
-              f"written in {time.perf_counter() - start:.0f} s", flush=True)
+              f"written in {time.perf_counter() - start:.0f} s ({written['rows_per_second']:.0f} rows/s)", flush=True)
 
     rates = [int(r) for r in args.rates.split(",")]
     rng = np.random.default_rng(args.seed + 1)
@@ -158,7 +243,8 @@ def main() -> None:
     # 5% of requests are for users with no list: our API serves the fallback, Feast returns nulls.
     users = rng.integers(0, int(args.users / 0.95), requests)
     ours_port, feast_port = 18080, 18081
-    ours_targets = [{"method": "GET", "url": f"http://127.0.0.1:{ours_port}/v1/users/{u}/recommendations"} for u in users]
+    paths = [f"/v1/users/{u}/recommendations" for u in users]
+    ours_targets = [{"method": "GET", "url": f"http://127.0.0.1:{ours_port}{p}"} for p in paths]
     features = [f"user_recommendations:{f}" for f in USER_LIST_FEATURES]
     feast_targets = [{
         "method": "POST", "url": f"http://127.0.0.1:{feast_port}/get-online-features",
@@ -168,15 +254,19 @@ def main() -> None:
     } for u in users]
 
     env = {**os.environ, "FEAST_USAGE": "False"}
+    movierec = [str(Path(sys.executable).parent / "movierec"), "serve", "--workdir", args.workdir,
+                *(["--env", args.env] if args.env else []), *settings, "--port", str(ours_port)]
+    many = f"movierec API x{args.workers}"
     servers = {
-        "movierec API": ([str(Path(sys.executable).parent / "movierec"), "serve", "--workdir", args.workdir,
-                          *(["--env", args.env] if args.env else []), "--port", str(ours_port)],
-                         f"http://127.0.0.1:{ours_port}/ready", ours_targets),
-        "feast serve": ([str(Path(sys.executable).parent / "feast"), "serve", "--host", "127.0.0.1", "--port", str(feast_port),
-                         "--no-access-log", "--workers", "1", "--registry_ttl_sec", "3600", "--max-requests", "100000000"],
-                        f"http://127.0.0.1:{feast_port}/health", feast_targets),
+        many: ([*movierec, "--workers", str(args.workers)], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
+        "movierec API x1": ([*movierec, "--workers", "1"], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
     }
-    results = []
+    if not args.skip_feast:
+        servers["feast serve"] = (
+            [str(Path(sys.executable).parent / "feast"), "serve", "--host", "127.0.0.1", "--port", str(feast_port),
+             "--no-access-log", "--workers", "1", "--registry_ttl_sec", "3600", "--max-requests", "100000000"],
+            f"http://127.0.0.1:{feast_port}/health", feast_targets)
+    results, saturated = [], {}
     scratch = Path(args.workdir) / "vegeta"
     scratch.mkdir(parents=True, exist_ok=True)
     for name, (command, ready_url, targets) in servers.items():
@@ -185,27 +275,78 @@ def main() -> None:
         try:
             wait_ready(ready_url, process)
             for rate in rates:
-                warm = int(rate * args.warmup)
-                attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
-                report = attack(targets[warm:warm + int(rate * args.duration)], rate, args.duration, scratch / "targets.jsonl")
-                results.append({**summary(name, report), "target_rate": rate})
-                time.sleep(2)  # let a saturated server drain before the next rate
+                runs = []
+                for _ in range(args.repeats):
+                    warm = int(rate * args.warmup)
+                    attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
+                    report = attack(targets[warm:warm + int(rate * args.duration)], rate, args.duration,
+                                    scratch / "targets.jsonl")
+                    runs.append(summary(name, report))
+                    time.sleep(2)  # let a saturated server drain before the next run
+                results.append({**median_row(runs), "target_rate": rate})
+            if args.saturation and name != "feast serve":
+                rates_seen = [saturation(ours_port, paths, args.saturation, args.connections, args.seed + i, scratch)
+                              for i in range(args.repeats)]
+                saturated[name] = {"median": statistics.median(rates_seen), "min": min(rates_seen), "max": max(rates_seen)}
+            if args.during_publish and name == many:
+                results.append(during_publish(args, cfg, targets, rates[0], scratch))
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
 
-    print(f"\n{args.duration:.0f} s per rate and server after {args.warmup:.0f} s of warm-up; {args.users:,} users; one server "
-          f"process each; {cfg.feast.online_store} online store; vegeta on the same {os.cpu_count()}-core machine")
-    print(f"{'server':<14}{'rate/s':>7}{'achieved/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
+    print(f"\nmedians of {args.repeats} runs of {args.duration:.0f} s per rate and server (each after {args.warmup:.0f} s "
+          f"of warm-up), p99 spread min-max; errors summed; {args.users:,} users; {cfg.feast.online_store} online store; "
+          f"vegeta and wrk on the same {os.cpu_count()}-core machine; k=20")
+    print(f"{'server':<28}{'rate/s':>7}{'achieved/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'p99 spread':>15}"
+          f"{'max ms':>9}{'errors':>8}")
     for r in results:
-        print(f"{r['server']:<14}{r['target_rate']:>7}{r['throughput']:>11.1f}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
-              f"{r['p99_ms']:>9.2f}{r['max_ms']:>9.2f}{r['errors']:>8}")
-    print("\nfeast serve / movierec API (above 1 = ours is faster or serves more):")
-    for rate in rates:
-        ours, theirs = (next(r for r in results if r["server"] == s and r["target_rate"] == rate) for s in servers)
-        print(f"  {rate:>5}/s: p50 {theirs['p50_ms'] / ours['p50_ms']:.2f}x, p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}x, "
-              f"throughput {ours['throughput'] / max(theirs['throughput'], 1e-9):.2f}x")
-    print(json.dumps(results))
+        spread = f"{r['p99_min_ms']:.2f}-{r['p99_max_ms']:.2f}" if "p99_min_ms" in r else "one run"
+        print(f"{r['server']:<28}{r['target_rate']:>7}{r['throughput']:>11.1f}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}"
+              f"{r['p99_ms']:>9.2f}{spread:>15}{r['max_ms']:>9.2f}{r['errors']:>8}")
+    for r in results:
+        if "degraded" in r:
+            print(f"during the publish of a new version: {r['degraded']} degraded, {r['fallback']} fallback answers "
+                  f"(about 5% of users are unknown), versions served {r['versions']}, slowest {r['max_ms']:.1f} ms")
+    if saturated:
+        print(f"\nsaturation (wrk, closed loop, {args.connections} connections, median of {args.repeats} x "
+              f"{args.saturation:.0f} s, min-max): " + ", ".join(
+                  f"{name} {r['median']:,.0f} requests/s ({r['min']:,.0f}-{r['max']:,.0f})" for name, r in saturated.items()))
+    if not args.skip_feast:
+        print("\nfeast serve / movierec API (above 1 = ours is faster or serves more):")
+        for rate in rates:
+            theirs = next(r for r in results if r["server"] == "feast serve" and r["target_rate"] == rate)
+            for name in (many, "movierec API x1"):
+                ours = next(r for r in results if r["server"] == name and r["target_rate"] == rate and "degraded" not in r)
+                print(f"  {rate:>5}/s {name}: p50 {theirs['p50_ms'] / ours['p50_ms']:.2f}x, "
+                      f"p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}x, "
+                      f"throughput {ours['throughput'] / max(theirs['throughput'], 1e-9):.2f}x")
+    print(json.dumps({"rates": results, "saturation": saturated}, default=sorted))
+
+
+def during_publish(args: argparse.Namespace, cfg, targets: list[dict], rate: int, scratch: Path) -> dict:
+    """vegeta at `rate` while `write_version` publishes a second version of the same size (in this process,
+    as `movierec publish` would in its own); returns the row, with degraded and fallback counts."""
+    variants = list(cfg.experiment.variants)
+    data = synthetic_version("bench-next", args.users, args.movies, cfg.models.final_list_size, variants, args.seed + 2)
+    published: dict = {}
+    writer = threading.Thread(target=lambda: published.update(write_version(cfg, data)))
+    started = time.perf_counter()
+    writer.start()
+    results = scratch / "during.bin"
+    # As long as the publish is expected to take, measured by the first one; repeated while it goes on.
+    rows = []
+    while writer.is_alive() or not rows:
+        report = attack(targets[:int(rate * 20)], rate, 20, scratch / "during.jsonl", results)
+        rows.append((report, answers(results)))
+    writer.join()
+    report = max((r for r, _ in rows), key=lambda r: r["latencies"]["max"])
+    counts = {"degraded": sum(c["degraded"] for _, c in rows), "fallback": sum(c["fallback"] for _, c in rows),
+              "versions": sorted(set().union(*(c["versions"] for _, c in rows)))}
+    requests = sum(r["requests"] for r, _ in rows)
+    print(f"published version bench-next ({published.get('rows_per_second', 0):.0f} rows/s) in "
+          f"{time.perf_counter() - started:.0f} s while serving {requests:,} requests", flush=True)
+    return {**summary(f"{args.workers} workers, publishing", report), "target_rate": rate, **counts,
+            "requests_during": requests}
 
 
 if __name__ == "__main__":

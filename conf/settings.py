@@ -271,13 +271,14 @@ class ServingConfig(_Strict):
     default_k: int = Field(20, gt=0)
     max_k: int = Field(50, gt=0)
     similar_k: int = Field(20, gt=0)               # neighbours published per movie
-    manifest_ttl_seconds: float = Field(5.0, ge=0)
+    manifest_ttl_seconds: float = Field(5.0, gt=0)             # how often each API process re-reads what is live
     store_timeout_ms: float = Field(50.0, gt=0)    # slower store reads are answered from the fallback cache
     api_key: str | None = None                     # when set, requests need it in the X-API-Key header
     cors_origins: list[str] = Field(default_factory=list)
     # Placements a client may name (a metrics label).
     contexts: list[str] = Field(default_factory=lambda: ["home", "detail", "search", "email"])
-    poster_base_url: str = "https://image.tmdb.org/t/p/w185"
+    poster_base_url: str = "https://image.tmdb.org/t/p/w185"   # baked into the published items at publish time
+    workers: int = Field(0, ge=0)                  # API processes, shared-nothing; 0: one per core
 
     @model_validator(mode="after")
     def _default_k_fits(self) -> ServingConfig:

@@ -44,14 +44,11 @@ published_movie = Entity(
 
 manifest = Entity(name="manifest", join_keys=["manifest_id"], value_type=ValueType.STRING)
 
-# Per item of a list: the card fields the frontend shows next to it (genres joined by "|").
+# A list as the API serves it: each item (rank, card fields, score; reason and slot in user lists) encoded at
+# publish time as the JSON object of the response (serving/responses.py), so a read answers without re-encoding.
 LIST_ITEM_FIELDS = [
     Field(name="movie_ids", dtype=Array(Int64)),
-    Field(name="scores", dtype=Array(Float32)),
-    Field(name="titles", dtype=Array(String)),
-    Field(name="years", dtype=Array(Int64)),
-    Field(name="genres", dtype=Array(String)),
-    Field(name="poster_paths", dtype=Array(String)),
+    Field(name="items", dtype=Array(String)),
 ]
 
 
@@ -64,8 +61,6 @@ def _published(name: str, entity: Entity, schema: list[Field]) -> FeatureView:
 
 user_recommendations = _published("user_recommendations", rec_list, [
     *LIST_ITEM_FIELDS,
-    Field(name="reasons", dtype=Array(String)),
-    Field(name="slots", dtype=Array(String)),
     Field(name="generated_at", dtype=String),
 ])
 

@@ -45,7 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="serve the published lists over HTTP")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=_positive, help="API processes (default serving.workers; 0 there: one per core)")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _day(text: str) -> date:
@@ -84,7 +91,7 @@ def _run(args: argparse.Namespace) -> dict | None:
     if args.command == "serve":
         from serving.app import serve
 
-        serve(cfg, host=args.host, port=args.port)
+        serve(cfg, host=args.host, port=args.port, workers=args.workers)
         return None
     from jobs.spark import get_spark
 

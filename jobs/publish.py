@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, UTC
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -36,11 +37,14 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL
-from serving.store import (CURRENT, FALLBACK, GENRE_SEPARATOR, HELD, OnlineLists, delete_versions, open_store,
+from serving.responses import GENRE_SEPARATOR, encode_items
+from serving.store import (CURRENT, FALLBACK, HELD, OnlineLists, delete_versions, open_store, use_wal,
                            write_repo_files)
 
 log = logging.getLogger("movierec.publish")
 BUCKET = "publish_bucket"
+# A staged list, one array per item field; the publisher encodes them into the served items (serving.responses).
+ITEM_COLUMNS = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
 
 
 class PublishRefused(PipelineError):
@@ -77,8 +81,8 @@ class Version:
     (the bench and tests) or staged by Spark."""
 
     name: str
-    lists: Rows    # list_key + USER_LIST_FEATURES
-    similar: Rows  # movie_key + LIST_FEATURES
+    lists: Rows    # list_key + ITEM_COLUMNS (one array each) + reasons, slots, generated_at
+    similar: Rows  # movie_key + ITEM_COLUMNS
     cards: Rows    # movie_key + CARD_FEATURES
 
 
@@ -101,7 +105,7 @@ def stage(frame: DataFrame, key: str, path: str, chunk_rows: int,
 
 
 def _item_fields(prefix: str) -> list:
-    """Array columns of LIST_FEATURES from a sorted array of item structs."""
+    """The ITEM_COLUMNS from a sorted array of item structs."""
     return [
         F.col(f"{prefix}.{S.MOVIE_ID}").alias("movie_ids"),
         F.transform(f"{prefix}.{S.SCORE}", lambda s: s.cast("float")).alias("scores"),
@@ -188,16 +192,26 @@ def _has_fallback(lists: Rows) -> bool:
     return bool(lists["list_key"].str.endswith(fallback).any())
 
 
+def served_rows(chunk: pd.DataFrame, key: str, poster_base: str, with_reasons: bool) -> pd.DataFrame:
+    """A chunk of staged lists as the API reads them: the items encoded once here, not on every request."""
+    served = pd.DataFrame({key: chunk[key].to_numpy(), "movie_ids": chunk["movie_ids"].to_numpy()})
+    served["items"] = pd.Series(encode_items(chunk, poster_base, with_reasons), dtype=object)
+    if with_reasons:
+        served["generated_at"] = chunk["generated_at"].to_numpy()
+    return served
+
+
 def _write_view(store, view: str, rows: Rows, key: str, version: str, now: pd.Timestamp, snapshot: Path,
-                chunk_rows: int, write_rows: int) -> dict:
-    """Write `rows` to the online store (`write_rows` at a time) and as part files under `snapshot`, a chunk at
-    a time; return rows written, chunks, the largest chunk, seconds (all, and in the store's writes) and rows/s."""
+                chunk_rows: int, write_rows: int, shape: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> dict:
+    """Write `rows` (each chunk through `shape`) to the online store (`write_rows` at a time) and as part files
+    under `snapshot`, a chunk at a time; return rows written, chunks, the largest chunk, seconds (all, and in
+    the store's writes) and rows/s."""
     start = time.perf_counter()
     written = chunks = largest = 0
     store_seconds = 0.0
     for chunk in _chunks(rows, chunk_rows):
         _check_keys(chunk[key], version)
-        chunk = chunk.assign(event_timestamp=now)
+        chunk = (shape(chunk) if shape else chunk).assign(event_timestamp=now)
         began = time.perf_counter()
         # Feast's conversion to protos holds several times the frame's memory: it gets a slice at a time.
         for first in range(0, len(chunk), write_rows):
@@ -267,6 +281,7 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     repo = write_repo_files(cfg)
     store = open_store(cfg)
     store.apply(definitions(cfg))
+    use_wal(store)
     if not _has_fallback(published.lists):
         raise PublishRefused(f"version {published.name} has no fallback list: re-run the score step")
     lists = OnlineLists(store)
@@ -277,15 +292,19 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     now = pd.Timestamp(datetime.now(UTC))
     views, snapshots = {}, {}
     try:
-        for view, rows, key in (("user_recommendations", published.lists, "list_key"),
-                                ("similar_movies", published.similar, "movie_key"),
-                                ("movie_cards", published.cards, "movie_key")):
+        base = cfg.serving.poster_base_url
+        for view, rows, key, shape in (
+                ("user_recommendations", published.lists, "list_key", partial(served_rows, key="list_key",
+                                                                             poster_base=base, with_reasons=True)),
+                ("similar_movies", published.similar, "movie_key", partial(served_rows, key="movie_key",
+                                                                          poster_base=base, with_reasons=False)),
+                ("movie_cards", published.cards, "movie_key", None)):
             # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables);
             # built beside the served one (hidden from readers of the folder) and swapped in with the manifest.
             snapshots[view] = repo / "data" / f".{view}.parquet.{uuid.uuid4().hex[:8]}"
             snapshots[view].mkdir(parents=True)
             views[view] = _write_view(store, view, rows, key, published.name, now, snapshots[view], chunk_rows,
-                                      cfg.publish.write_rows)
+                                      cfg.publish.write_rows, shape)
         manifest = _manifest(cfg, published.name, now.isoformat(), pd.Timestamp(datetime.now(UTC)))
         manifest.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
         store.write_to_online_store("publish_manifest", manifest)

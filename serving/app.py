@@ -4,6 +4,7 @@ movies and movie cards, with a flagged fallback for unknown users and for a stor
 
 import gc
 import hmac
+import os
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Annotated
@@ -13,18 +14,18 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Sec
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from conf import Config
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.reader import Reader, StoreUnavailable
-from serving.store import GENRE_SEPARATOR, ItemList, Manifest, OnlineLists, open_store
+from serving.reader import Published, Reader, StoreUnavailable
+from serving.responses import envelope, poster
+from serving.store import OnlineLists, open_store
 from serving.variants import assign
 
 STATIC = FilePath(__file__).resolve().parent / "static"
 MAX_ID = 2**63 - 1
-STARTUP_TIMEOUT_SECONDS = 30.0
 
 
 class Item(BaseModel):
@@ -79,26 +80,15 @@ class Problem(BaseModel):
     detail: str
 
 
-def _poster(base: str, path: str | None) -> tuple[str | None, str | None]:
-    return (path, f"{base.rstrip('/')}/{path.lstrip('/')}") if path else (None, None)
+def json_response(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
 
 
-def _items(published: ItemList, k: int, poster_base: str, with_reasons: bool) -> list:
-    out = []
-    for i in range(min(k, len(published.movie_ids))):
-        path, url = _poster(poster_base, published.poster_paths[i])
-        fields = dict(rank=i + 1, movie_id=published.movie_ids[i], title=published.titles[i], year=published.years[i] or None,
-                      genres=[g for g in published.genres[i].split(GENRE_SEPARATOR) if g], poster_path=path, poster_url=url,
-                      score=published.scores[i])
-        out.append(RecommendedItem(**fields, reason=published.reasons[i], slot=published.slots[i] or "similar")
-                   if with_reasons else Item(**fields))
-    return out
-
-
-def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
-    """The API for `cfg`; `lists` defaults to the Feast store the config names (tests pass a failing one)."""
+def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str | None = None) -> FastAPI:
+    """The API for `cfg`; `lists` defaults to the Feast store the config names (tests pass a failing one).
+    `metrics_dir`: Prometheus' multiprocess folder, where every worker of one server records its metrics."""
     serving = cfg.serving
-    metrics = Metrics()
+    metrics = Metrics(metrics_dir)
     reader = Reader(lists if lists is not None else OnlineLists(open_store(cfg)), serving.manifest_ttl_seconds,
                     serving.store_timeout_ms / 1000, metrics)
     Context = Enum("Context", {c: c for c in serving.contexts}, type=str)
@@ -108,13 +98,11 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        reader.start()
-        await reader.refresh(timeout=STARTUP_TIMEOUT_SECONDS)  # load the registry and the fallback cache
-        # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it out
-        # of the collector's full passes, whose pauses otherwise land in the latency tail.
-        gc.freeze()
-        yield
-        reader.close()
+        async with reader.running():
+            # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it
+            # out of the collector's full passes, whose pauses otherwise land in the latency tail.
+            gc.freeze()
+            yield
 
     app = FastAPI(title="movierec", version="1", lifespan=lifespan,
                   description="Precomputed, explained movie recommendations (read-only).")
@@ -129,13 +117,13 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
         if not (key and hmac.compare_digest(key.encode(), serving.api_key.encode())):
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key header")
 
-    async def published() -> Manifest:
-        manifest = await reader.current()
-        if manifest is None:
+    async def published() -> Published:
+        live = await reader.current()
+        if live is None:
             detail = ("no recommendation lists have been published yet" if reader.store_ok
                       else "the online store is unreachable and nothing is cached yet")
             raise HTTPException(status_code=503, detail=detail)
-        return manifest
+        return live
 
     errors = {401: {"model": Problem}, 503: {"model": Problem}}
     # The key is in the OpenAPI schema only when it is required.
@@ -144,11 +132,12 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
     @api.get("/users/{user_id}/recommendations", response_model=Recommendations)
     async def recommendations(
         user_id: Annotated[int, Path(ge=0, le=MAX_ID, description="the user's id")],
-        manifest: Annotated[Manifest, Depends(published)],
+        live: Annotated[Published, Depends(published)],
         k: Annotated[int, Query(ge=1, le=serving.max_k, description="items to return")] = serving.default_k,
         context: Annotated[Context, Query(description="where the list is shown (a metrics label)")] = default_context,
         variant: Annotated[Variant | None, Query(description="serve this variant instead of the assigned one")] = None,
     ) -> Recommendations:
+        manifest = live.manifest
         if variant is not None and variant.value not in manifest.variants:
             # Shaped like FastAPI's own validation errors, so clients parse one 422 format.
             raise HTTPException(status_code=422, detail=[{
@@ -160,21 +149,22 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
             personal = await reader.user_list(manifest, chosen, user_id)
         except StoreUnavailable:
             personal, degraded = None, True
-        fallback = reader.fallbacks.get(chosen)
+        fallback = live.fallbacks.get(chosen)
         if personal is None and fallback is None:
             raise HTTPException(status_code=503, detail="the online store is unreachable and no fallback list is cached")
         if personal is None:
             metrics.fallbacks.labels("store_unavailable" if degraded else "unknown_user").inc()
         metrics.variants.labels(chosen, context.value).inc()
         served = personal or fallback
-        return Recommendations(user_id=user_id, version=manifest.version, generated_at=served.generated_at or "",
-                               experiment=manifest.experiment, variant=chosen, context=context.value,
-                               fallback=personal is None, degraded=degraded,
-                               items=_items(served, k, serving.poster_base_url, with_reasons=True))
+        # The items were encoded at publish time (serving/responses.py): the body is spliced, not re-encoded.
+        return json_response(envelope({
+            "user_id": user_id, "version": manifest.version, "generated_at": served.generated_at or "",
+            "experiment": manifest.experiment, "variant": chosen, "context": context.value,
+            "fallback": personal is None, "degraded": degraded}, served.items, k))
 
-    async def _read(fn, manifest: Manifest, movie_id: int):
+    async def _read(fn, live: Published, movie_id: int):
         try:
-            found = await fn(manifest, movie_id)
+            found = await fn(live.manifest, movie_id)
         except StoreUnavailable as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from exc
         if found is None:
@@ -186,19 +176,18 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
     @api.get("/movies/{movie_id}/similar", response_model=SimilarMovies, responses=movie_errors)
     async def similar(
         movie_id: Annotated[int, Path(ge=0, le=MAX_ID)],
-        manifest: Annotated[Manifest, Depends(published)],
+        live: Annotated[Published, Depends(published)],
         k: Annotated[int, Query(ge=1, le=serving.similar_k)] = min(serving.default_k, serving.similar_k),
     ) -> SimilarMovies:
-        found = await _read(reader.similar, manifest, movie_id)
-        return SimilarMovies(movie_id=movie_id, version=manifest.version,
-                             items=_items(found, k, serving.poster_base_url, with_reasons=False))
+        found = await _read(reader.similar, live, movie_id)
+        return json_response(envelope({"movie_id": movie_id, "version": live.manifest.version}, found.items, k))
 
     @api.get("/movies/{movie_id}", response_model=MovieCard, responses=movie_errors)
     async def movie(movie_id: Annotated[int, Path(ge=0, le=MAX_ID)],
-                    manifest: Annotated[Manifest, Depends(published)]) -> MovieCard:
-        card = await _read(reader.card, manifest, movie_id)
-        path, url = _poster(serving.poster_base_url, card.poster_path)
-        return MovieCard(movie_id=movie_id, version=manifest.version, title=card.title, year=card.year or None,
+                    live: Annotated[Published, Depends(published)]) -> MovieCard:
+        card = await _read(reader.card, live, movie_id)
+        path, url = poster(serving.poster_base_url, card.poster_path)
+        return MovieCard(movie_id=movie_id, version=live.manifest.version, title=card.title, year=card.year or None,
                          genres=list(card.genres or []), overview=card.overview, runtime=card.runtime,
                          vote_average=card.vote_average, director=card.director or None, poster_path=path, poster_url=url)
 
@@ -223,7 +212,7 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus() -> Response:
         """Prometheus text format: requests, latency histogram, fallbacks, store errors."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def explorer() -> FileResponse:
@@ -232,9 +221,18 @@ def create_app(cfg: Config, lists: OnlineLists | None = None) -> FastAPI:
     return app
 
 
-def serve(cfg: Config, host: str | None = None, port: int | None = None) -> None:
+def serve(cfg: Config, host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    """Serve on `workers` processes (default `serving.workers`, 0: one per core), each with its own store client,
+    manifest and fallback cache (serving/workers.py); /metrics merges every worker's."""
     import uvicorn
 
+    from serving.workers import run_workers
+
     host, port = host or cfg.serving.host, port or cfg.serving.port
-    print(f"movierec API on http://{host}:{port}/ (explorer page), docs at /docs, store: {cfg.feast.online_store}", flush=True)
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning", access_log=False)
+    workers = workers or cfg.serving.workers or os.cpu_count() or 1
+    print(f"movierec API on http://{host}:{port}/ (explorer page), docs at /docs, store: {cfg.feast.online_store}, "
+          f"{workers} worker{'s' if workers > 1 else ''}", flush=True)
+    if workers == 1:
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning", access_log=False)
+    else:
+        run_workers(cfg, host, port, workers)

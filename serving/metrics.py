@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 # Milliseconds matter here: the budget is 10 ms at p99.
 LATENCY_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """`multiprocess_dir`: the folder where the workers of one server record their values (prometheus_client's
+    multiprocess mode, set up by `serving.app.serve`); the exposition then merges every worker's."""
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         self.requests = Counter("movierec_requests", "HTTP requests by route and status", ["route", "status"],
                                 registry=self.registry)
@@ -23,6 +27,14 @@ class Metrics:
                                     ["kind"], registry=self.registry)
         self.variants = Counter("movierec_variant_responses", "Recommendation responses by experiment variant and context",
                                 ["variant", "context"], registry=self.registry)
+
+
+    def exposition(self) -> bytes:
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=self.multiprocess_dir)
+        return generate_latest(merged)
 
 
 class MetricsMiddleware:

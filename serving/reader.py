@@ -1,19 +1,32 @@
-"""Store reads for the API: each under a deadline, the manifest re-read every few seconds, and the
-fallback lists of the current version kept in memory so a failing store still gets an answer."""
+"""Store reads for the API: each under a deadline; the manifest re-read every few seconds off the request
+path, with the fallback lists of its version kept beside it, so a failing store still gets an answer."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 
 from serving.metrics import Metrics
 from serving.store import FALLBACK, ItemList, Manifest, MovieCard, OnlineLists
 
 
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
 class StoreUnavailable(Exception):
     """The online store failed or did not answer within the timeout."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """What is live, read together: a request takes one and serves its version only, fallback included."""
+
+    manifest: Manifest
+    fallbacks: dict[str, ItemList]
 
 
 class Reader:
@@ -23,8 +36,7 @@ class Reader:
         self.timeout = timeout_seconds
         self.metrics = metrics
         self.pool: ThreadPoolExecutor | None = None
-        self.manifest: Manifest | None = None
-        self.fallbacks: dict[str, ItemList] = {}
+        self.published: Published | None = None
         self.checked_at = float("-inf")
         self.store_ok = False
         self._refresh = asyncio.Lock()
@@ -41,31 +53,42 @@ class Reader:
             self.metrics.store_errors.labels("error").inc()
             raise StoreUnavailable(f"online store read failed: {type(exc).__name__}: {exc}") from exc
 
-    async def current(self) -> Manifest | None:
-        """The published manifest, re-read every `ttl` seconds (at once while none is known); the last one
-        seen while the store is down."""
-        if self.manifest is not None and time.monotonic() - self.checked_at <= self.ttl:
-            return self.manifest
-        async with self._refresh:
-            if self.manifest is None or time.monotonic() - self.checked_at > self.ttl:
-                await self.refresh()
-        return self.manifest
+    @property
+    def manifest(self) -> Manifest | None:
+        return self.published.manifest if self.published else None
+
+    async def current(self) -> Published | None:
+        """What is live. `poll` keeps it fresh; only while nothing is known yet (nothing published, or a store
+        down since start-up) does a request read the store for it, at most once per `ttl`."""
+        if self.published is None and time.monotonic() - self.checked_at > self.ttl:
+            async with self._refresh:
+                if self.published is None and time.monotonic() - self.checked_at > self.ttl:
+                    await self.refresh()
+        return self.published
 
     async def refresh(self, timeout: float | None = None) -> None:
         """Re-read the manifest, and the fallback lists when the version changed. `timeout` overrides the
         per-read deadline (the first read loads the Feast registry: a start-up cost, not a slow store)."""
         try:
             manifest = await self._call(self.lists.manifest, timeout=timeout)
-            if manifest is not None and (self.manifest is None or manifest.version != self.manifest.version):
-                self.fallbacks = {variant: await self._call(self.lists.user_list, manifest.version, variant, FALLBACK,
-                                                            timeout=timeout)
-                                  for variant in manifest.variants}
-            self.manifest = manifest
+            if manifest is None:
+                self.published = None
+            elif self.published is None or manifest.version != self.published.manifest.version:
+                fallbacks = {variant: await self._call(self.lists.user_list, manifest.version, variant, FALLBACK,
+                                                       timeout=timeout)
+                             for variant in manifest.variants}
+                self.published = Published(manifest, fallbacks)
             self.store_ok = True
         except StoreUnavailable:
             self.store_ok = False
         finally:
             self.checked_at = time.monotonic()
+
+    async def poll(self) -> None:
+        """Re-read the manifest every `ttl` seconds, for as long as the app runs."""
+        while True:
+            await asyncio.sleep(self.ttl)
+            await self.refresh()
 
     async def user_list(self, manifest: Manifest, variant: str, user_id: int) -> ItemList | None:
         return await self._call(self.lists.user_list, manifest.version, variant, user_id)
@@ -79,6 +102,20 @@ class Reader:
     def start(self) -> None:
         # Store clients block; a small pool keeps a slow read from holding the event loop.
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store")
+
+    @contextlib.asynccontextmanager
+    async def running(self):
+        """Started, loaded (or knowing that nothing is published) and polling, until the block ends."""
+        self.start()
+        await self.refresh(timeout=STARTUP_TIMEOUT_SECONDS)  # loads the registry and the fallback cache
+        poller = asyncio.create_task(self.poll())
+        try:
+            yield self
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            self.close()
 
     def close(self) -> None:
         if self.pool is not None:

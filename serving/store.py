@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import struct
@@ -15,13 +16,14 @@ from conf import Config
 FALLBACK = "__fallback__"
 CURRENT = "current"
 HELD = "held"  # the manifest row that lists every version in the online store (its `versions`), for pruning
-LIST_FEATURES = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
-USER_LIST_FEATURES = [*LIST_FEATURES, "reasons", "slots", "generated_at"]
+# What the API serves of a list: its items already encoded as the response's JSON objects (serving.responses);
+# the movie ids too, for tools that need them without decoding.
+LIST_FEATURES = ["movie_ids", "items"]
+USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
 # Views whose keys start with "<version>:"; pruning a version deletes its rows from each.
 VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards")
-GENRE_SEPARATOR = "|"
 
 
 def repo_config(cfg: Config) -> dict:
@@ -79,18 +81,16 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ItemList:
-    """A published list; the per-item fields line up. `reasons`, `slots` and `generated_at`
-    are empty for similar-movie lists."""
+    """A published list as served: `items` are the response's JSON objects in rank order. `generated_at` is
+    empty for similar-movie lists."""
 
     movie_ids: list[int]
-    scores: list[float]
-    titles: list[str]
-    years: list[int]
-    genres: list[str]            # per item, joined by GENRE_SEPARATOR
-    poster_paths: list[str]
-    reasons: list[str] | None = None
-    slots: list[str] | None = None
+    items: list[str]
     generated_at: str | None = None
+
+    def field(self, name: str) -> list:
+        """One field of every item, decoded (for tools and tests: the API never decodes)."""
+        return [json.loads(item)[name] for item in self.items]
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,14 @@ class OnlineLists:
     def card(self, version: str, movie_id: int) -> MovieCard | None:
         row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
         return MovieCard(movie_id=movie_id, **row) if row else None
+
+
+def use_wal(store) -> None:
+    """A SQLite online store in WAL mode (kept in the file): the API's reads then never wait for a publish's
+    write transactions, nor the writer for reads. Rollback-journal mode locks readers out of every write."""
+    if store.config.online_store.type == "sqlite":
+        with sqlite3.connect(_sqlite_path(store.config), timeout=30) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
 
 
 def delete_versions(store, versions: list[str]) -> int:

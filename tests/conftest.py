@@ -96,6 +96,32 @@ def published(tmp_path_factory, spark):
     return cfg, report
 
 
+@pytest.fixture(scope="session")
+def staged(published, spark, tmp_path_factory) -> dict:
+    """The tiny run's rows as the publish step stages them (before its items are encoded), in memory."""
+    import pandas as pd
+
+    from jobs import runs
+    from jobs.publish import BUCKET, stage_version
+
+    cfg, _ = published
+    path = tmp_path_factory.mktemp("staged")
+    version = stage_version(cfg, spark, "tiny-run", runs.load_state(cfg, "tiny-run"), version="tiny-run", path=str(path))
+    return {view: pd.read_parquet(rows.path).drop(columns=BUCKET)
+            for view, rows in (("lists", version.lists), ("similar", version.similar), ("cards", version.cards))}
+
+
+def renamed(staged: dict, name: str):
+    """The tiny run's staged rows as version `name`: a jobs.publish.Version for write_version."""
+    from jobs.publish import Version
+
+    def keyed(frame, key: str):
+        return frame.assign(**{key: frame[key].str.replace("tiny-run:", f"{name}:", n=1, regex=False)})
+
+    return Version(name, keyed(staged["lists"], "list_key"), keyed(staged["similar"], "movie_key"),
+                   keyed(staged["cards"], "movie_key"))
+
+
 def require_binary(name: str) -> str:
     """The path of `name`; missing is a failure, not a skip, so a suite never passes without its server."""
     path = shutil.which(name)

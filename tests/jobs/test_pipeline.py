@@ -60,11 +60,12 @@ def test_published_lists_are_in_the_online_store_with_reasons(published):
     assert 10 <= len(personal.movie_ids) <= cfg.models.final_list_size
     assert len(set(personal.movie_ids)) == len(personal.movie_ids)
     assert all(reason.startswith(("Because you watched ", "New release like ", "Popular", "Trending"))
-               for reason in personal.reasons)
-    assert len(personal.titles) == len(personal.genres) == len(personal.poster_paths) == len(personal.movie_ids)
+               for reason in personal.field("reason"))
+    assert personal.field("movie_id") == personal.movie_ids and all(personal.field("title"))
+    assert [i["rank"] for i in map(json.loads, personal.items)] == list(range(1, len(personal.movie_ids) + 1))
     for variant in ("control", "slots"):
         fallback = lists.user_list("tiny-run", variant, FALLBACK)
-        assert fallback.reasons[0].startswith(("Popular", "Trending"))
+        assert fallback.field("reason")[0].startswith(("Popular", "Trending"))
         assert len(fallback.movie_ids) == cfg.models.final_list_size
     assert lists.user_list("tiny-run", "control", 10_000_000) is None
     snapshot = pd.read_parquet(f"{cfg.feast.repo_dir}/data/user_recommendations.parquet")
@@ -77,7 +78,7 @@ def test_variants_are_published_side_by_side_and_differ(published):
     lists = OnlineLists(open_store(cfg))
     control, slots = (lists.user_list("tiny-run", v, 5) for v in ("control", "slots"))
     assert control.movie_ids != slots.movie_ids
-    assert set(slots.slots) >= {"similar", "diverse"}, "the slots variant fills its slots"
+    assert set(slots.field("slot")) >= {"similar", "diverse"}, "the slots variant fills its slots"
 
 
 def test_similar_movies_and_cards_cover_the_catalog(published, spark):
@@ -92,8 +93,8 @@ def test_similar_movies_and_cards_cover_the_catalog(published, spark):
     similar = lists.similar("tiny-run", movie_id)
     assert len(similar.movie_ids) == cfg.serving.similar_k
     assert movie_id not in similar.movie_ids and set(similar.movie_ids) <= set(movies.index)
-    assert similar.scores == sorted(similar.scores, reverse=True)
-    assert similar.titles == [movies.loc[m, "title"] for m in similar.movie_ids]
+    assert similar.field("score") == sorted(similar.field("score"), reverse=True)
+    assert similar.field("title") == [movies.loc[m, "title"] for m in similar.movie_ids]
     assert all(lists.card("tiny-run", int(m)) is not None for m in movies.index)
     # Neighbours are alike: they share a genre with the movie more often than random pairs do.
     genres = movies["genres"].map(set)
@@ -113,7 +114,7 @@ def test_reasons_name_a_movie_the_user_actually_watched(published, spark):
     personal = lists.user_list("tiny-run", "control", 5)
     watched = {r["title"] for r in lake.read(spark, cfg.table_path("silver", "interactions")).where(F.col("user_id") == 5)
                .join(lake.read(spark, cfg.table_path("silver", "movies")), "movie_id").collect()}
-    named = [r.removeprefix("Because you watched ").removeprefix("New release like ") for r in personal.reasons
+    named = [r.removeprefix("Because you watched ").removeprefix("New release like ") for r in personal.field("reason")
              if r.startswith(("Because you watched ", "New release like "))]
     assert named and set(named) <= watched
 

@@ -15,7 +15,7 @@ from jobs import runs
 from jobs.publish import PublishRefused, Version, stage_version, write_version
 from serving.app import create_app
 from serving.store import FALLBACK, OnlineLists, open_store
-from tests.conftest import tiny_config
+from tests.conftest import renamed, tiny_config
 
 pytestmark = pytest.mark.spark
 
@@ -73,16 +73,6 @@ def test_chunks_write_exactly_the_rows_one_chunk_writes(published, spark, tmp_pa
     assert all(row["movie_ids"] for key, row in served[40].items() if key.startswith("tiny-run:"))
 
 
-def _renamed(published_cfg, name: str) -> Version:
-    """The tiny run's published rows as version `name`."""
-    def keyed(view: str, key: str) -> pd.DataFrame:
-        frame = _snapshot(published_cfg, view).drop(columns="event_timestamp")
-        return frame.assign(**{key: frame[key].str.replace("tiny-run:", f"{name}:", n=1, regex=False)})
-
-    return Version(name, keyed("user_recommendations", "list_key"), keyed("similar_movies", "movie_key"),
-                   keyed("movie_cards", "movie_key"))
-
-
 def _stored_rows(cfg) -> int:
     if cfg.feast.online_store == "redis":
         import redis
@@ -95,7 +85,7 @@ def _stored_rows(cfg) -> int:
 
 
 @pytest.mark.parametrize("online_store", ["sqlite", "redis"])
-def test_old_versions_are_pruned_and_the_live_one_keeps_serving(published, tmp_path, request, online_store):
+def test_old_versions_are_pruned_and_the_live_one_keeps_serving(published, staged, tmp_path, request, online_store):
     published_cfg, _ = published
     feast = {}
     if online_store == "redis":
@@ -107,7 +97,7 @@ def test_old_versions_are_pruned_and_the_live_one_keeps_serving(published, tmp_p
     names = ["v*", "v1", "v[2]", "v3"]
     sizes, results = [], []
     for name in names:
-        results.append(write_version(cfg, _renamed(published_cfg, name), chunk_rows=50))
+        results.append(write_version(cfg, renamed(staged, name), chunk_rows=50))
         sizes.append(_stored_rows(cfg))
     assert sizes[0] < sizes[1] < sizes[2] == sizes[3], "three versions, then flat"
     assert [r["pruned"] for r in results] == [[], [], [], ["v*"]]
@@ -118,7 +108,7 @@ def test_old_versions_are_pruned_and_the_live_one_keeps_serving(published, tmp_p
     for name in names[1:]:
         assert lists.user_list(name, "control", 5) is not None and lists.card(name, 1001) is not None, name
 
-    republished = write_version(cfg, _renamed(published_cfg, "v3"))
+    republished = write_version(cfg, renamed(staged, "v3"))
     assert republished["pruned"] == [] and _stored_rows(cfg) == sizes[3], "the live version is never pruned"
 
     expected = _snapshot(published_cfg, "user_recommendations").set_index("list_key")
@@ -131,12 +121,12 @@ def test_old_versions_are_pruned_and_the_live_one_keeps_serving(published, tmp_p
         assert client.get("/v1/movies/1001").status_code == 200
 
 
-def test_a_publish_that_fails_half_way_is_pruned_later_and_the_last_good_one_serves(published, tmp_path):
+def test_a_publish_that_fails_half_way_is_pruned_later_and_the_last_good_one_serves(published, staged, tmp_path):
     published_cfg, _ = published
     cfg = _own_store(published_cfg, tmp_path)
-    write_version(cfg, _renamed(published_cfg, "good"))
+    write_version(cfg, renamed(staged, "good"))
     good = _stored_rows(cfg)
-    broken = _renamed(published_cfg, "broken")
+    broken = renamed(staged, "broken")
     with pytest.raises(Exception):  # noqa: B017 (whatever Feast raises for a card without its fields)
         write_version(cfg, Version("broken", broken.lists, broken.similar, broken.cards.drop(columns="title")))
     lists = OnlineLists(open_store(cfg))
@@ -145,18 +135,18 @@ def test_a_publish_that_fails_half_way_is_pruned_later_and_the_last_good_one_ser
     assert lists.versions() == ["broken", "good"]
 
     for name in ("v1", "v2", "v3"):
-        write_version(cfg, _renamed(published_cfg, name))
+        write_version(cfg, renamed(staged, name))
     lists = OnlineLists(open_store(cfg))
     assert lists.versions() == ["v3", "v2", "v1"]
     assert lists.user_list("broken", "control", 5) is None and lists.user_list("good", "control", 5) is None
     assert _stored_rows(cfg) < 3 * good + good // 2, "three versions and the manifest"
 
     with pytest.raises(PublishRefused, match="no fallback list"):
-        no_fallback = _renamed(published_cfg, "v4")
+        no_fallback = renamed(staged, "v4")
         write_version(cfg, Version("v4", no_fallback.lists[~no_fallback.lists["list_key"].str.endswith(FALLBACK)],
                                    no_fallback.similar, no_fallback.cards))
 
     # Pruning finds a version's rows by their key prefix, so rows keyed for another version are refused.
     with pytest.raises(PublishRefused, match="keys of another version"):
-        write_version(cfg, Version("v5", *(getattr(_renamed(published_cfg, "v4"), f) for f in ("lists", "similar", "cards"))))
+        write_version(cfg, Version("v5", *(getattr(renamed(staged, "v4"), f) for f in ("lists", "similar", "cards"))))
     assert OnlineLists(open_store(cfg)).manifest().version == "v3"

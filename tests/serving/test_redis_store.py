@@ -1,22 +1,19 @@
 """The same publish and API on a real redis-server, selected by configuration alone."""
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from jobs.publish import Version, write_version
+from jobs.publish import write_version
 from serving.app import create_app
-from tests.conftest import tiny_config
+from tests.conftest import renamed, tiny_config
 
 pytestmark = pytest.mark.spark
 
 
-def test_publish_and_serve_through_redis_then_survive_it_going_down(published, redis_server, tmp_path):
+def test_publish_and_serve_through_redis_then_survive_it_going_down(published, staged, redis_server, tmp_path):
     process, port = redis_server
     cfg, _ = published
-    snapshots = f"{cfg.feast.repo_dir}/data"
-    version = Version("tiny-run", *(pd.read_parquet(f"{snapshots}/{view}.parquet")
-                                    for view in ("user_recommendations", "similar_movies", "movie_cards")))
+    version = renamed(staged, "tiny-run")
     redis_cfg = tiny_config(tmp_path, feast={"online_store": "redis", "redis_connection": f"127.0.0.1:{port}"})
     assert write_version(redis_cfg, version)["published"] is True
     assert (tmp_path / "feast" / "online_store.db").exists() is False, "nothing went to SQLite"

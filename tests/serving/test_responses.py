@@ -1,0 +1,65 @@
+"""Items encoded at publish time are byte for byte what the response models would encode per request."""
+
+import json
+
+import numpy as np
+import pandas as pd
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
+from serving.responses import envelope, encode_items, poster
+
+BASE = "https://image.tmdb.org/t/p/w185/"
+
+
+def _lists() -> pd.DataFrame:
+    return pd.DataFrame({
+        "movie_ids": [np.array([7, 9, 7]), np.array([9])],
+        "scores": [np.array([0.9, 0.3, -0.1], dtype=np.float32), np.array([np.float32(1e-8)])],
+        "titles": [np.array(['"Quoted" \\ Amélie', "Nine", '"Quoted" \\ Amélie'], dtype=object), np.array(["Nine"], dtype=object)],
+        "years": [np.array([2001, 0, 2001]), np.array([0])],
+        "genres": [np.array(["Comedy|Romance", "", "Comedy|Romance"], dtype=object), np.array([""], dtype=object)],
+        "poster_paths": [np.array(["/a.jpg", "", "/a.jpg"], dtype=object), np.array([""], dtype=object)],
+        "reasons": [np.array(["Because you watched Heat", "Popular with everyone", "日本の映画"], dtype=object),
+                    np.array(["Trending"], dtype=object)],
+        "slots": [np.array(["similar", "", "trending"], dtype=object), np.array(["diverse"], dtype=object)],
+    })
+
+
+def _model_items(row: pd.Series, model) -> list:
+    out = []
+    for i, movie in enumerate(row.movie_ids):
+        path, url = poster(BASE, row.poster_paths[i])
+        fields = dict(rank=i + 1, movie_id=int(movie), title=row.titles[i], year=int(row.years[i]) or None,
+                      genres=[g for g in row.genres[i].split("|") if g], poster_path=path, poster_url=url,
+                      score=float(row.scores[i]))
+        if model is RecommendedItem:
+            fields.update(reason=row.reasons[i], slot=row.slots[i] or "similar")
+        out.append(model(**fields))
+    return out
+
+
+def _fastapi_body(model) -> bytes:
+    """What FastAPI sends for a response_model: jsonable_encoder, then JSONResponse's renderer."""
+    return JSONResponse(jsonable_encoder(model)).body
+
+
+def test_encoded_items_equal_the_models_encoding():
+    lists = _lists()
+    for model, with_reasons in ((RecommendedItem, True), (Item, False)):
+        encoded = encode_items(lists, BASE, with_reasons)
+        for (_, row), items in zip(lists.iterrows(), encoded):
+            assert [item.encode() for item in items] == [_fastapi_body(m) for m in _model_items(row, model)]
+
+
+def test_an_envelope_slices_k_items_and_equals_the_response_model():
+    row = _lists().iloc[0]
+    items = encode_items(_lists(), BASE, with_reasons=True)[0]
+    fields = {"user_id": 5, "version": "v1", "generated_at": "2026-11-27T00:00:00+00:00", "experiment": "e",
+              "variant": "control", "context": "home", "fallback": False, "degraded": True}
+    body = envelope(fields, items, k=2)
+    assert body == _fastapi_body(Recommendations(**fields, items=_model_items(row, RecommendedItem)[:2]))
+    assert len(json.loads(body)["items"]) == 2 and len(json.loads(envelope(fields, items, k=50))["items"]) == 3
+    similar = envelope({"movie_id": 7, "version": "v1"}, encode_items(_lists(), BASE, False)[1], k=20)
+    assert similar == _fastapi_body(SimilarMovies(movie_id=7, version="v1", items=_model_items(_lists().iloc[1], Item)))

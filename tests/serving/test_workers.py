@@ -1,0 +1,146 @@
+"""`movierec serve` as it runs in production, in processes of its own: several workers behind one port with
+merged metrics, and a new version published while a reader reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobs.publish import ITEM_COLUMNS, Version, write_version
+from tests.conftest import free_port, renamed, tiny_config
+
+pytestmark = pytest.mark.spark
+
+ROUTE = "/v1/users/{user_id}/recommendations"
+MOVIEREC = str(Path(sys.executable).parent / "movierec")
+
+
+@contextmanager
+def serving(cfg, workers: int, tmp: Path):
+    """`movierec serve` on a free port for `cfg`'s workdir and store, until the block ends: its port."""
+    port = free_port()
+    settings = {"feast.repo_dir": cfg.feast.repo_dir, "feast.sqlite_path": cfg.feast.sqlite_path,
+                "serving.store_timeout_ms": cfg.serving.store_timeout_ms,
+                "serving.manifest_ttl_seconds": cfg.serving.manifest_ttl_seconds}
+    command = [MOVIEREC, "serve", "--env", "local", "--workdir", cfg.workdir, "--port", str(port),
+               "--workers", str(workers), *(f"--set={k}={v}" for k, v in settings.items())]
+    # TMPDIR: where the server makes its metrics folder, so the test can look into it.
+    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(tmp)}, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"movierec serve exited: {process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("movierec serve did not become ready")
+                time.sleep(0.2)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+
+
+def _get(port: int, path: str) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return response.read()
+
+
+def _counted(metrics: str) -> float:
+    """Requests of ROUTE answered 200, in Prometheus' text format."""
+    return sum(sample.value for family in text_string_to_metric_families(metrics) for sample in family.samples
+               if sample.name == "movierec_requests_total" and sample.labels == {"route": ROUTE, "status": "200"})
+
+
+def _per_worker(folder: Path) -> dict[str, float]:
+    """Requests of ROUTE each worker recorded, from its own file in the multiprocess metrics folder."""
+    return {db.name: sum(sample.value for metric in MultiProcessCollector.merge([str(db)]) for sample in metric.samples
+                         if sample.name == "movierec_requests_total" and sample.labels["route"] == ROUTE)
+            for db in folder.glob("counter_*.db")}
+
+
+def test_two_workers_share_the_port_and_metrics_add_up_across_them(published, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg, _ = published
+    sent = 0
+    with serving(cfg, workers=2, tmp=tmp_path) as port, ThreadPoolExecutor(12) as pool:
+        [folder] = tmp_path.glob("movierec-metrics-*")
+        # /ready answered once one worker is up; the other joins the port when its start-up is done. A new
+        # connection per request, many at once: the kernel spreads them over the workers listening.
+        deadline = time.monotonic() + 60
+        while True:
+            bodies = list(pool.map(lambda u: json.loads(_get(port, f"/v1/users/{u % 150}/recommendations")), range(100)))
+            sent += len(bodies)
+            assert all(b["version"] == "tiny-run" and 0 < len(b["items"]) <= 20 for b in bodies)
+            per_worker = _per_worker(folder)
+            if len(per_worker) == 2 and min(per_worker.values()) > 0 or time.monotonic() > deadline:
+                break
+        assert len(per_worker) == 2 and min(per_worker.values()) > 0, per_worker
+        assert sum(per_worker.values()) == sent
+        # Whichever worker answers /metrics reports every worker's requests.
+        assert {_counted(_get(port, "/metrics").decode()) for _ in range(6)} == {float(sent)}
+    assert not list(tmp_path.glob("movierec-metrics-*")), "the metrics folder goes with the server"
+
+
+def _rotated(version: Version, name: str) -> Version:
+    """`version` as `name`, every list's items rotated by one: each version's lists are told apart."""
+    lists = version.lists.copy()
+    for column in (*ITEM_COLUMNS, "reasons", "slots"):
+        lists[column] = lists[column].map(lambda items: np.roll(items, 1))
+    return Version(name, lists, version.similar, version.cards)
+
+
+def test_a_publish_while_a_reader_reads_degrades_nothing(published, staged, tmp_path):
+    published_cfg, _ = published
+    # The production deadline, and a writer that commits often (a transaction per 20 rows).
+    cfg = tiny_config(Path(published_cfg.workdir), feast={"repo_dir": str(tmp_path / "feast"),
+                                                          "sqlite_path": str(tmp_path / "feast" / "online_store.db")},
+                      serving={"store_timeout_ms": 50, "manifest_ttl_seconds": 0.5},
+                      publish={"chunk_rows": 40, "write_rows": 20})
+    before = renamed(staged, "before")
+    after = _rotated(renamed(staged, "after"), "after")
+    write_version(cfg, before)
+    expected = {name: {key.split(":", 1)[1]: list(ids) for key, ids in zip(v.lists["list_key"], v.lists["movie_ids"])}
+                for name, v in (("before", before), ("after", after))}
+    users = sorted({int(k.split(":")[1]) for k in expected["before"] if not k.endswith("__fallback__")})
+    out = tmp_path / "reads.jsonl"
+    with serving(cfg, workers=1, tmp=tmp_path) as port:
+        reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", "100", str(out),
+                                   *map(str, users)], cwd=Path(__file__).resolve().parents[2])
+        try:
+            time.sleep(2)
+            write_version(cfg, after)
+            deadline = time.monotonic() + 30
+            while json.loads(_get(port, "/ready"))["version"] != "after" and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(2)
+        finally:
+            reader.terminate()
+            reader.wait(10)
+    reads = [json.loads(line) for line in out.read_text().splitlines()]
+    versions = [r["version"] for r in reads]
+    assert versions[0] == "before" and versions[-1] == "after" and len(reads) > 200
+    assert "before" not in versions[versions.index("after"):], "once the new version was served, the old one never was"
+    assert all(r["status"] == 200 and not r["degraded"] and not r["fallback"] for r in reads)
+    for r in reads:  # complete, and from exactly one version
+        assert r["movie_ids"] == expected[r["version"]][f"{r['variant']}:{r['user']}"], r
+    slowest = max(r["ms"] for r in reads)
+    assert slowest <= cfg.serving.store_timeout_ms + 25, f"slowest response {slowest:.0f} ms"
