@@ -5,7 +5,6 @@ movies and movie cards, with a flagged fallback for unknown users and for a stor
 import gc
 import hmac
 import os
-import sys
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Annotated
@@ -27,7 +26,6 @@ from serving.variants import assign
 
 STATIC = FilePath(__file__).resolve().parent / "static"
 MAX_ID = 2**63 - 1
-SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 class Item(BaseModel):
@@ -100,9 +98,6 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Each store read hands the GIL between the event loop and a pool thread; at the default 5 ms switch
-        # interval a waiting thread can sit out a whole interval, which is the p99 budget.
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         async with reader.running():
             # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it
             # out of the collector's full passes, whose pauses otherwise land in the latency tail.
