@@ -14,6 +14,15 @@ from data_contracts import columns as C
 
 
 DAY = 86400.0                   # seconds
+EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def epoch_seconds(values) -> np.ndarray:
+    """Seconds since the epoch (float64; NaN where missing) of datetimes or ISO strings in any resolution. Not
+    `astype("int64") / 1e9`: pandas 2 keeps the resolution it was given, and Arrow and DuckDB give
+    microseconds, which that reads as nanoseconds (every time 1000x too early)."""
+    stamps = pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True, errors="coerce")
+    return ((stamps - EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
 DEFAULT_RUNTIME_MINUTES = 100.0
 MIN_WATCH_SHARE = 0.1
 CAST_IN_TEXT = 5                # top-billed cast members in a movie's text
@@ -80,7 +89,7 @@ def build_catalog(movies: pd.DataFrame, item_ids: np.ndarray) -> Catalog:
     from_year = pd.to_datetime(pd.Series(years).map(lambda y: f"{int(y)}-01-01" if np.isfinite(y) and y > 1800 else None),
                                errors="coerce", utc=True)
     release = release.reset_index(drop=True).fillna(from_year)
-    release_ts = (release.astype("int64") / 1e9).where(release.notna()).to_numpy(dtype=np.float64)
+    release_ts = epoch_seconds(release)
     return Catalog(
         titles=titles, years=years, genres=genres, text=text,
         adult=np.array([v is True or v == 1 for v in column("adult", False)], dtype=bool),
@@ -193,7 +202,7 @@ def build_training_set(events: pd.DataFrame, movies: pd.DataFrame | np.ndarray, 
     weights.eliminate_zeros()
     seen = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=shape)
     seen.data[:] = 1
-    ts = pd.to_datetime(events[C.TS], utc=True).astype("int64").to_numpy() / 1e9
+    ts = epoch_seconds(events[C.TS])
     frame = pd.DataFrame({"user_idx": rows, "item_idx": cols, "weight": weight, "ts": ts,
                           "event_type": events[C.EVENT_TYPE].array})
     frame = frame.sort_values(["user_idx", "ts"], kind="mergesort").reset_index(drop=True)

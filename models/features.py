@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import sparse
 
 from models.base import CandidateGenerator, top_n
-from models.data import DAY, TrainingSet, last_items, positive_sequences
+from models.data import DAY, TrainingSet, epoch_seconds, last_items, positive_sequences
 from models.metrics import percentile_ranks
 
 BUCKET_DAYS = 30.0
@@ -65,7 +65,7 @@ def store_features(frame: pd.DataFrame | None, train: TrainingSet, genres: list[
         return StoreFeatures([], np.zeros((train.n_users, 0), np.float32), np.zeros((train.n_users, len(catalog_genres)), np.float32))
     idx = train.user_index(frame["user_id"].to_numpy())
     frame, idx = frame[idx >= 0], idx[idx >= 0]
-    at = pd.to_datetime(frame["event_timestamp"], utc=True).astype("int64").to_numpy() / 1e9
+    at = epoch_seconds(frame["event_timestamp"])
     columns = {f"{STORE_PREFIX}{c}": pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
                for c in frame.columns if c not in _STORE_NOT_NUMERIC}
     columns[f"{STORE_PREFIX}days_since_first"] = (at - frame["first_event_at"].to_numpy(dtype=np.float64)) / DAY

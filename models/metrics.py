@@ -164,6 +164,8 @@ def coverage_curve(recs: np.ndarray, n_catalog: int, ks: list[int]) -> list[floa
 def cold_item_part(recs: np.ndarray, relevant: sparse.csr_matrix, cold: np.ndarray, n: int) -> Ratio:
     """Pooled over (user, cold item) relevant pairs; None when no relevant test item is cold."""
     cold_relevant = relevant.multiply(cold[None, :].astype(np.int8)).tocsr()
+    # multiply keeps the non-cold entries as stored zeros, which getnnz would count as relevant cold pairs.
+    cold_relevant.eliminate_zeros()
     return Ratio(_hits(recs, cold_relevant, n).sum(axis=1).astype(np.float64),
                  cold_relevant.getnnz(axis=1).astype(np.float64), None)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from conf import load_config
-from models.data import build_catalog, build_training_set, event_weights
+from models.data import build_catalog, build_training_set, epoch_seconds, event_weights
 
 CFG = load_config("local", environ={}).interactions
 
@@ -40,3 +40,14 @@ def test_catalog_release_time_falls_back_to_the_year():
     assert pd.Timestamp(catalog.release_ts[0], unit="s") == pd.Timestamp("1999-01-01")
     assert pd.Timestamp(catalog.release_ts[1], unit="s") == pd.Timestamp("2020-05-01")
     assert np.isnan(catalog.release_ts[2]) and catalog.titles[2] == "an unknown title"
+
+
+def test_event_times_are_seconds_whatever_the_resolution_of_the_timestamps():
+    stamps = pd.Series(pd.to_datetime(["2026-03-01T12:00:00Z", "2026-03-02T00:00:00Z"]))
+    expected = np.array([pd.Timestamp("2026-03-01T12:00:00Z").timestamp(), pd.Timestamp("2026-03-02T00:00:00Z").timestamp()])
+    for unit in ("s", "ms", "us", "ns"):  # DuckDB and Arrow hand pandas microseconds
+        np.testing.assert_array_equal(epoch_seconds(stamps.dt.as_unit(unit)), expected, err_msg=unit)
+        events = pd.DataFrame({"user_id": [1, 1], "movie_id": [10, 11], "event_type": "watch", "value": None,
+                               "ts": stamps.dt.as_unit(unit)})
+        assert build_training_set(events, np.array([10, 11]), CFG).as_of == expected[1], unit
+    np.testing.assert_array_equal(epoch_seconds(pd.Series(["2026-03-02T00:00:00+00:00", None])), [expected[1], np.nan])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from models.metrics import ranking_metrics, serendipity
+from models.metrics import cold_item_recall, ranking_metrics, serendipity
 
 
 def _relevant(rows, n_items):
@@ -37,3 +37,11 @@ def test_serendipity_needs_relevance_and_surprise():
     # item 1 is relevant but expected (in the baseline), item 2 relevant and unexpected, 4 neither
     assert serendipity(np.array([[1, 2, 4]]), relevant, baseline, k=3) == pytest.approx(1 / 3)
     assert serendipity(baseline, relevant, baseline, k=2) == 0.0
+
+
+def test_cold_item_recall_counts_only_relevant_pairs_on_cold_items():
+    relevant = sparse.csr_matrix(np.array([[1, 1, 0], [0, 1, 1]], dtype=np.int8))
+    cold = np.array([False, False, True])
+    assert cold_item_recall(np.array([[0, 1], [2, -1]]), relevant, cold, 2) == 1.0
+    assert cold_item_recall(np.array([[0, 1], [1, -1]]), relevant, cold, 2) == 0.0
+    assert cold_item_recall(np.array([[0, 1], [2, -1]]), relevant, np.zeros(3, dtype=bool), 2) is None
