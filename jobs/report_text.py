@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from models.recommend import FINAL, RANKER
 
-NOT_SINGLE = {RANKER, FINAL}
+def is_single_generator(name: str) -> bool:
+    """Not the ranker's order, nor a final list of any experiment variant (`final`, `final@<variant>`)."""
+    return name != RANKER and name != FINAL and not name.startswith(f"{FINAL}@")
 
 
 def columns(k: int) -> list[str]:
@@ -72,7 +74,7 @@ def checks(report: dict) -> list[str]:
     models, k = report["models"], report["k"]
     final = models["final"]
     ndcg, coverage, serendipity = f"ndcg@{k}", f"coverage@{k}", f"serendipity@{k}"
-    singles = {m: v[ndcg] for m, v in models.items() if m not in NOT_SINGLE}
+    singles = {m: v[ndcg] for m, v in models.items() if is_single_generator(m)}
     best = max(singles, key=singles.get)
     out = []
     if models.get("ease", {}).get(ndcg):

@@ -60,6 +60,13 @@ def test_report_uses_the_configured_k(k):
     assert any(line.startswith(f"serendipity@{k}: final ") for line in lines)
 
 
+def test_the_best_single_generator_is_never_a_final_list_of_another_variant():
+    report = report_at(10)
+    report["models"]["final@slots"] = {**report["models"]["final"], "ndcg@10": 9.0}
+    best = next(line for line in checks(report) if "best single generator" in line)
+    assert "final@slots" not in best and "ranker" not in best
+
+
 def test_a_report_without_intervals_or_gates_still_renders():
     report = report_at(5)
     del report["intervals"], report["gates"]
