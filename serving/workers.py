@@ -16,11 +16,20 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 
 from conf import Config
 
 log = logging.getLogger("movierec.serve")
 RESTART_PAUSE_SECONDS = 1.0
+# A worker that dies this soon after it started, this many times in a row, will not start (a bad config, a port
+# taken by another user): stop with an error instead of restarting it forever.
+EARLY_EXIT_SECONDS = 30.0
+EARLY_EXITS = 3
+
+
+class WorkersFailed(RuntimeError):
+    """API workers kept exiting right after they started."""
 
 
 def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -44,31 +53,42 @@ def _worker(config_json: str, metrics_dir: str, host: str, port: int) -> None:
     server.run(sockets=[_socket(host, port, reuse_port=True)])
 
 
-def run_workers(cfg: Config, host: str, port: int, workers: int) -> None:
-    """Start `workers` processes, restart any that dies, stop them all on SIGTERM or SIGINT."""
+def run_workers(cfg: Config, host: str, port: int, workers: int, target=_worker) -> None:
+    """Start `workers` processes running `target` (one API process each), restart any that dies, stop them all
+    on SIGTERM or SIGINT; raise WorkersFailed when they keep dying as they start."""
     # Refuse a port in use: with SO_REUSEPORT a second server of the same user would silently share it.
     _socket(host, port, reuse_port=False).close()
     metrics_dir = tempfile.mkdtemp(prefix="movierec-metrics-")
-    # prometheus_client chooses its multiprocess values from this variable when a worker imports it.
+    # prometheus_client chooses its multiprocess values from this variable when a worker imports it; it is put
+    # back when the workers stop, so nothing started later by this process writes to a removed folder.
+    previous_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     context = multiprocessing.get_context("spawn")
     args = (cfg.model_dump_json(), metrics_dir, host, port)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    started: dict[int, float] = {}
 
     def start() -> multiprocessing.Process:
-        process = context.Process(target=_worker, args=args, name="movierec-api", daemon=False)
+        process = context.Process(target=target, args=args, name="movierec-api", daemon=False)
         process.start()
+        started[process.pid] = time.monotonic()
         return process
 
     processes = [start() for _ in range(workers)]
+    early = 0
     try:
         while not stop.wait(RESTART_PAUSE_SECONDS):
             for i, process in enumerate(processes):
                 if not process.is_alive():
                     from prometheus_client import multiprocess
 
+                    lived = time.monotonic() - started.pop(process.pid)
+                    early = early + 1 if lived < EARLY_EXIT_SECONDS else 0
+                    if early >= EARLY_EXITS:
+                        raise WorkersFailed(f"API workers exited {early} times within {EARLY_EXIT_SECONDS:.0f} s of "
+                                            f"starting (last exit code {process.exitcode}): see the errors above")
                     log.warning("API worker %d exited with %s: restarting it", process.pid, process.exitcode)
                     multiprocess.mark_process_dead(process.pid, metrics_dir)
                     processes[i] = start()
@@ -81,3 +101,9 @@ def run_workers(cfg: Config, host: str, port: int, workers: int) -> None:
             if process.is_alive():
                 process.kill()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        if previous_dir is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous_dir

@@ -19,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.publish import ITEM_COLUMNS, Version, write_version
+from serving.workers import WorkersFailed, run_workers
 from tests.conftest import free_port, renamed, tiny_config
 
 pytestmark = pytest.mark.spark
@@ -98,6 +99,21 @@ def test_two_workers_share_the_port_and_metrics_add_up_across_them(published, tm
         # Whichever worker answers /metrics reports every worker's requests.
         assert {_counted(_get(port, "/metrics").decode()) for _ in range(6)} == {float(sent)}
     assert not list(tmp_path.glob("movierec-metrics-*")), "the metrics folder goes with the server"
+
+
+def exit_at_once(*args) -> None:
+    """A worker that cannot start (spawned: it must be importable)."""
+    raise SystemExit(3)
+
+
+def test_workers_that_die_as_they_start_stop_the_server_with_an_error(published):
+    cfg, _ = published
+    started = time.monotonic()
+    before = signal.getsignal(signal.SIGINT), os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    with pytest.raises(WorkersFailed, match="exited 3 times"):
+        run_workers(cfg, "127.0.0.1", free_port(), 2, target=exit_at_once)
+    assert time.monotonic() - started < 60
+    assert (signal.getsignal(signal.SIGINT), os.environ.get("PROMETHEUS_MULTIPROC_DIR")) == before, "both put back"
 
 
 def _rotated(version: Version, name: str) -> Version:
