@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from conf import load_config  # noqa: E402
+from bench.publish import start_redis  # noqa: E402
 from jobs.publish import Version, write_version  # noqa: E402
 from serving.store import FALLBACK, USER_LIST_FEATURES, list_key, movie_key  # noqa: E402
 from serving.variants import assign  # noqa: E402
@@ -174,16 +175,6 @@ def summary(name: str, report: dict) -> dict:
             "throughput": round(report["throughput"], 1), "p50_ms": lat["50th"] / 1e6, "p95_ms": lat["95th"] / 1e6,
             "p99_ms": lat["99th"] / 1e6, "max_ms": lat["max"] / 1e6,
             "errors": sum(n for code, n in codes.items() if not code.startswith("2")), "status_codes": codes}
-
-
-def start_redis(folder: Path) -> tuple[subprocess.Popen, int]:
-    sys.path.insert(0, str(ROOT))
-    from tests.conftest import start_redis_server
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server not found: make sysdeps")
-    return start_redis_server(binary, folder)
 
 
 def main() -> None:

@@ -43,8 +43,6 @@ from serving.store import (CURRENT, FALLBACK, HELD, OnlineLists, delete_versions
 
 log = logging.getLogger("movierec.publish")
 BUCKET = "publish_bucket"
-# A staged list, one array per item field; the publisher encodes them into the served items (serving.responses).
-ITEM_COLUMNS = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
 
 
 class PublishRefused(PipelineError):
@@ -81,8 +79,8 @@ class Version:
     (the bench and tests) or staged by Spark."""
 
     name: str
-    lists: Rows    # list_key + ITEM_COLUMNS (one array each) + reasons, slots, generated_at
-    similar: Rows  # movie_key + ITEM_COLUMNS
+    lists: Rows    # list_key + serving.responses.ITEM_COLUMNS + reasons, slots, generated_at
+    similar: Rows  # movie_key + serving.responses.ITEM_COLUMNS
     cards: Rows    # movie_key + CARD_FEATURES
 
 
@@ -105,7 +103,7 @@ def stage(frame: DataFrame, key: str, path: str, chunk_rows: int,
 
 
 def _item_fields(prefix: str) -> list:
-    """The ITEM_COLUMNS from a sorted array of item structs."""
+    """serving.responses.ITEM_COLUMNS from a sorted array of item structs."""
     return [
         F.col(f"{prefix}.{S.MOVIE_ID}").alias("movie_ids"),
         F.transform(f"{prefix}.{S.SCORE}", lambda s: s.cast("float")).alias("scores"),

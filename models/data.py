@@ -14,6 +14,9 @@ from data_contracts import columns as C
 
 
 DAY = 86400.0                   # seconds
+DEFAULT_RUNTIME_MINUTES = 100.0
+MIN_WATCH_SHARE = 0.1
+CAST_IN_TEXT = 5                # top-billed cast members in a movie's text
 EPOCH = pd.Timestamp(0, tz="UTC")
 
 
@@ -23,9 +26,6 @@ def epoch_seconds(values) -> np.ndarray:
     microseconds, which that reads as nanoseconds (every time 1000x too early)."""
     stamps = pd.to_datetime(pd.Series(values).reset_index(drop=True), utc=True, errors="coerce")
     return ((stamps - EPOCH) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64)
-DEFAULT_RUNTIME_MINUTES = 100.0
-MIN_WATCH_SHARE = 0.1
-CAST_IN_TEXT = 5                # top-billed cast members in a movie's text
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import math
 import pandas as pd
 
 GENRE_SEPARATOR = "|"
+# What a list is published from, one array per item field (jobs/publish.py stages them, aligned by rank).
+ITEM_COLUMNS = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 
 
@@ -21,8 +23,8 @@ def poster(base: str, path: str | None) -> tuple[str | None, str | None]:
 
 
 def encode_items(frame: pd.DataFrame, poster_base: str, with_reasons: bool) -> list[list[str]]:
-    """Per row of `frame` (the array columns movie_ids, scores, titles, years, genres, poster_paths, and
-    reasons and slots `with_reasons`), its items as JSON objects in rank order."""
+    """Per row of `frame` (the array columns ITEM_COLUMNS, and reasons and slots `with_reasons`), its items as
+    JSON objects in rank order."""
     movies: dict[int, str] = {}    # a movie's card fields recur across the lists of a chunk: encoded once
     strings: dict[str, str] = {}   # so do reasons ("Because you watched ...") and slots
 
@@ -42,7 +44,7 @@ def encode_items(frame: pd.DataFrame, poster_base: str, with_reasons: bool) -> l
             encoded = strings[value] = json.dumps(value, ensure_ascii=False)
         return encoded
 
-    columns = [frame[c] for c in ("movie_ids", "scores", "titles", "years", "genres", "poster_paths")]
+    columns = [frame[c] for c in ITEM_COLUMNS]
     if with_reasons:
         columns += [frame["reasons"], frame["slots"]]
     out = []
