@@ -5,8 +5,11 @@ The registered ranker's `champion` alias moves only when its run publishes.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
+from contextlib import redirect_stderr
 from pathlib import Path
 
 from conf import Config
@@ -79,7 +82,11 @@ def _register_ranker(mlflow, path: Path, split: str, summary: dict) -> str | Non
     with mlflow.start_run(run_name=f"ranker_{split}", nested=True):
         mlflow.set_tag("movierec.split", split)
         mlflow.log_dict(summary, "ranker_summary.json")
-        info = mlflow.xgboost.log_model(booster, name="ranker", registered_model_name=RANKER_MODEL)
+        printed = io.StringIO()
+        with redirect_stderr(printed):
+            info = mlflow.xgboost.log_model(booster, name="ranker", registered_model_name=RANKER_MODEL)
+    # MLflow prints what it registers straight to stderr: into its log instead, which MLFLOW_LOGGING_LEVEL governs.
+    logging.getLogger("mlflow").info(printed.getvalue().strip())
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_model_version_tag(RANKER_MODEL, version, "split", split)
     return version
@@ -98,5 +105,10 @@ def record_outcome(cfg: Config, mlflow_run_id: str, published_version: str | Non
         if published_version and ranker_file is not None:
             registered = _register_ranker(mlflow, ranker_file, "full", {"published_version": published_version})
     if registered:
-        mlflow.MlflowClient().set_registered_model_alias(RANKER_MODEL, CHAMPION, registered)
+        move_champion(cfg, registered)
     return registered
+
+
+def move_champion(cfg: Config, ranker_version: str) -> None:
+    """Point the registered ranker's `champion` alias at `ranker_version` (on publish, and on rollback)."""
+    _mlflow(cfg).MlflowClient().set_registered_model_alias(RANKER_MODEL, CHAMPION, ranker_version)

@@ -16,14 +16,15 @@ from conf import Config
 FALLBACK = "__fallback__"
 CURRENT = "current"
 HELD = "held"  # the manifest row that lists every version in the online store (its `versions`), for pruning
+RELEASE = "release"  # "<version>:release": the manifest row a version went live with, for `movierec rollback`
 # What the API serves of a list: its items already encoded as the response's JSON objects (serving.responses);
 # the movie ids too, for tools that need them without decoding.
 LIST_FEATURES = ["movie_ids", "items"]
 USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
-# Views whose keys start with "<version>:"; pruning a version deletes its rows from each.
-VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards")
+# Views whose keys start with "<version>:"; pruning a version deletes its rows from each (its release row too).
+VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards", "publish_manifest")
 
 
 def repo_config(cfg: Config) -> dict:
@@ -68,6 +69,10 @@ def list_key(version: str, variant: str, user: int | str) -> str:
 
 def movie_key(version: str, movie_id: int) -> str:
     return f"{version}:{movie_id}"
+
+
+def release_key(version: str) -> str:
+    return f"{version}:{RELEASE}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,11 @@ class OnlineLists:
             # Started before the first publish: the cached registry has no views yet. Look again next time.
             self.store.refresh_registry()
             return None
+        return Manifest(**row) if row else None
+
+    def release(self, version: str) -> Manifest | None:
+        """The manifest `version` went live with; None if it never did (a publish that failed half-way) or was pruned."""
+        row = self._row("publish_manifest", MANIFEST_FEATURES, "manifest_id", release_key(version))
         return Manifest(**row) if row else None
 
     def versions(self) -> list[str]:
@@ -279,3 +289,50 @@ def _unlink(client, keys: list[bytes]) -> int:
         for key in keys:
             pipe.unlink(key)
         return sum(pipe.execute())
+
+
+def delete_entities(store, view: str, values: list[int | str]) -> int:
+    """Delete `view`'s rows at exactly these entity values (erasure: a user's activity row, a user's list in each
+    version and variant); return the rows (SQLite) or keys (Redis) deleted.
+
+    SQLite overwrites what it deletes (secure_delete) and folds its write-ahead log back into the file, so the
+    bytes are gone from disk, not just unlinked. In Redis a key holds every view of its entity: here those are
+    all the user's."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    if not values:
+        return 0
+    table = store.get_feature_view(view)
+    [join_key] = table.join_keys
+    config = store.config
+    keys = [serialize_entity_key(EntityKey(join_keys=[join_key], entity_values=[
+        Value(int64_val=value) if isinstance(value, int) else Value(string_val=value)]),
+        entity_key_serialization_version=config.entity_key_serialization_version) for value in values]
+    kind = config.online_store.type
+    if kind == "sqlite":
+        return _delete_sqlite_keys(config, table, keys)
+    if kind == "redis":
+        from feast.infra.online_stores.redis import RedisOnlineStore
+
+        client = RedisOnlineStore()._get_client(config.online_store)
+        # Feast's Redis key: the encoded entity key, then the project's name (see version_key_pattern).
+        return _unlink(client, [key + config.project.encode() for key in keys])
+    raise ValueError(f"deleting rows from a {kind} online store is not supported")
+
+
+def _delete_sqlite_keys(config, view, keys: list[bytes]) -> int:
+    from feast.infra.online_stores.helpers import compute_table_id
+
+    table = compute_table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
+    conn = sqlite3.connect(_sqlite_path(config), timeout=30)
+    try:
+        conn.execute("PRAGMA secure_delete = ON")
+        with conn:
+            deleted = sum(conn.execute(f'DELETE FROM "{table}" WHERE entity_key = ?', (key,)).rowcount for key in keys)
+        # Earlier page images in the log still hold the rows until it is checkpointed and emptied.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return deleted
