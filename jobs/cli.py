@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from conf import Config, ConfigError
 from jobs.context import config_from_params
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("movierec.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--tmdb-dir", help="TMDB 5000 CSV folder, joined through links.csv")
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set models.als.factors=32")
+    common.add_argument("--verbose", action="store_true",
+                        help="also show Spark's own output and other libraries' logs and warnings (by default Spark's "
+                             "goes to WORKDIR/spark.log, the rest below ERROR is left out)")
 
     parser = argparse.ArgumentParser(prog="movierec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,7 +105,10 @@ def _run(args: argparse.Namespace) -> dict | None:
         return None
     from jobs.spark import get_spark
 
-    spark = get_spark(cfg)
+    jvm_log = None if args.verbose else Path(cfg.workdir) / "spark.log"
+    if jvm_log:
+        log.info("Spark's own output goes to %s (--verbose shows it here)", jvm_log)
+    spark = get_spark(cfg, jvm_log, log_level="WARN")  # Spark's default level: what one reads when a run fails
     if args.command == "pipeline":
         from jobs.pipeline import run_pipeline
 
@@ -104,6 +117,14 @@ def _run(args: argparse.Namespace) -> dict | None:
             Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             Path(args.report).write_text(json.dumps(report, indent=2))
         return report
+    from jobs.progress import run_step
+
+    return run_step(f"{args.command}_{args.split}" if args.command in ("train", "score") else args.command,
+                    _step, args, cfg, spark)
+
+
+def _step(args: argparse.Namespace, cfg: Config, spark: SparkSession) -> dict:
+    """The step that `args.command` names."""
     if args.command == "ingest":
         from jobs.ingest import Interval, ingest
 
@@ -133,9 +154,7 @@ def _run(args: argparse.Namespace) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Progress on stderr, so stdout stays the JSON summary a script can parse.
-    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("movierec").setLevel(logging.INFO)
+    _log_to_stderr(args.verbose)
     from jobs.errors import PipelineError
 
     try:
@@ -146,6 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     if result is not None:
         print(json.dumps(_summary(result), indent=2, default=str))
     return 0
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """Progress on stderr, so stdout stays the JSON summary a script can parse. Other libraries' records and Python's
+    warnings show only from ERROR up unless `verbose` (then from INFO up): a run's output is the pipeline's own lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S"))
+    if not verbose:
+        handler.addFilter(lambda record: record.name.startswith("movierec") or record.levelno >= logging.ERROR)
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # MLflow logs through a handler of its own
+    logging.basicConfig(handlers=[handler], level=logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("movierec").setLevel(logging.INFO)
+    logging.captureWarnings(True)
 
 
 def _summary(result: dict) -> dict:

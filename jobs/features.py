@@ -7,8 +7,10 @@ writes the same rows); each run records the Delta versions it wrote.
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, UTC
 
 import pandas as pd
@@ -111,8 +113,11 @@ def apply_and_materialise(cfg: Config) -> list[str]:
     views = [view.name for view in feature_views(cfg)]
     # From the epoch, not incrementally: the gold tables are rebuilt whole each run, and an entity
     # quiet for longer than any incremental window must still get its latest row.
-    with _feast_on_spark():
+    printed = io.StringIO()
+    with _feast_on_spark(), redirect_stdout(printed):
         store.materialize(start_date=EPOCH, end_date=datetime.now(UTC), feature_views=views)
+    # Feast prints what it materialised on stdout, where the CLI's JSON summary goes: into Feast's log instead.
+    logging.getLogger("feast").info(printed.getvalue().strip())
     return views
 
 

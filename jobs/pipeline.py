@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from contextlib import contextmanager
-
 from pyspark.sql import SparkSession
 
 from conf import Config
@@ -13,46 +9,26 @@ from jobs import runs
 from jobs.evaluate import evaluate
 from jobs.features import build_features
 from jobs.ingest import ingest
+from jobs.progress import run_step
 from jobs.publish import publish
 from jobs.score import score
 from jobs.tracking import record_outcome
 from jobs.train import train
 
 
-log = logging.getLogger("movierec.pipeline")
-
-
-@contextmanager
-def _timed(timings: dict, name: str):
-    """Time a step and say when it starts and ends: an operator (and bench/scale.py) follows the run by these lines."""
-    log.info("step %s started", name)
-    start = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - start, 2)
-    log.info("step %s finished in %.1f s", name, timings[name])
-
-
 def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) -> dict:
     """Run every step for one run id; return the pipeline report (see README for its shape)."""
     run_id = run_id or runs.new_run_id()
     timings: dict[str, float] = {}
-    with _timed(timings, "ingest"):
-        ingested = ingest(cfg, spark)
-    with _timed(timings, "features"):
-        features = build_features(cfg, spark, run_id)
-    with _timed(timings, "train_eval"):
-        train(cfg, spark, run_id, "eval")
-    with _timed(timings, "score_eval"):
-        score(cfg, spark, run_id, "eval")
-    with _timed(timings, "evaluate"):
-        evaluation = evaluate(cfg, spark, run_id)
+    ingested = run_step("ingest", ingest, cfg, spark, timings=timings)
+    features = run_step("features", build_features, cfg, spark, run_id, timings=timings)
+    run_step("train_eval", train, cfg, spark, run_id, "eval", timings=timings)
+    run_step("score_eval", score, cfg, spark, run_id, "eval", timings=timings)
+    evaluation = run_step("evaluate", evaluate, cfg, spark, run_id, timings=timings)
     if evaluation["gates"]["passed"]:
-        with _timed(timings, "train_full"):
-            train(cfg, spark, run_id, "full")
-        with _timed(timings, "score_full"):
-            score(cfg, spark, run_id, "full")
-    with _timed(timings, "publish"):
-        published = publish(cfg, spark, run_id)
+        run_step("train_full", train, cfg, spark, run_id, "full", timings=timings)
+        run_step("score_full", score, cfg, spark, run_id, "full", timings=timings)
+    published = run_step("publish", publish, cfg, spark, run_id, timings=timings)
     report = {
         "run_id": run_id,
         "protocol": evaluation["protocol"],

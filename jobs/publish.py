@@ -33,6 +33,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
+from jobs.progress import Progress, spark_tasks
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
@@ -207,17 +208,19 @@ def _write_view(store, view: str, rows: Rows, key: str, version: str, now: pd.Ti
     start = time.perf_counter()
     written = chunks = largest = 0
     store_seconds = 0.0
-    for chunk in _chunks(rows, chunk_rows):
-        _check_keys(chunk[key], version)
-        chunk = (shape(chunk) if shape else chunk).assign(event_timestamp=now)
-        began = time.perf_counter()
-        # Feast's conversion to protos holds several times the frame's memory: it gets a slice at a time.
-        for first in range(0, len(chunk), write_rows):
-            store.write_to_online_store(view, chunk.iloc[first:first + write_rows])
-        store_seconds += time.perf_counter() - began
-        chunk.to_parquet(snapshot / f"part-{chunks:05d}.parquet", index=False)
-        written, chunks, largest = written + len(chunk), chunks + 1, max(largest, len(chunk))
-        del chunk  # not held while the next chunk is read
+    with Progress(f"publishing {view}", "rows", rows.rows if isinstance(rows, Staged) else len(rows)) as progress:
+        for chunk in _chunks(rows, chunk_rows):
+            _check_keys(chunk[key], version)
+            chunk = (shape(chunk) if shape else chunk).assign(event_timestamp=now)
+            began = time.perf_counter()
+            # Feast's conversion to protos holds several times the frame's memory: it gets a slice at a time.
+            for first in range(0, len(chunk), write_rows):
+                store.write_to_online_store(view, chunk.iloc[first:first + write_rows])
+                progress.advance(min(write_rows, len(chunk) - first))
+            store_seconds += time.perf_counter() - began
+            chunk.to_parquet(snapshot / f"part-{chunks:05d}.parquet", index=False)
+            written, chunks, largest = written + len(chunk), chunks + 1, max(largest, len(chunk))
+            del chunk  # not held while the next chunk is read
     seconds = time.perf_counter() - start
     rate = written / seconds if seconds > 0 else 0.0
     log.info("published %s: %d rows in %d chunks (largest %d) in %.1f s (%.1f s in the store's writes), %.0f rows/s",
@@ -369,7 +372,8 @@ def publish(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     staging = cfg.table_path("staging", f"publish-{run_id}")
     try:
         start = time.perf_counter()
-        version = stage_version(cfg, spark, run_id, state, version=run_id, path=staging)
+        with spark_tasks(spark, "staging the version's lists"):
+            version = stage_version(cfg, spark, run_id, state, version=run_id, path=staging)
         staged_seconds = time.perf_counter() - start
         result = write_version(cfg, version)
     finally:

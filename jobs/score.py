@@ -20,6 +20,7 @@ from pyspark.sql import types as T
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
+from jobs.progress import spark_tasks
 from jobs.runs import model_path, test_path
 from models.metrics import sample_users
 from models.recommend import FINAL, FittedModels, recommend_users, similar_movies
@@ -78,12 +79,14 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     if with_candidates:
         rows = rows.cache()    # two tables from one scoring pass
     is_final = F.col(S.LIST_NAME).startswith(FINAL)
-    counts = {"ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split), "users": int(len(user_ids))}
-    if with_candidates:
-        counts["candidates"] = _write(cfg, rows.where(~is_final).drop(S.REASON_TEXT, S.SLOT), "candidates", run_id, split)
+    with spark_tasks(spark, f"scoring {len(user_ids):,} users"):
+        counts = {"ranked_lists": _write(cfg, rows.where(is_final), "ranked_lists", run_id, split), "users": int(len(user_ids))}
+        if with_candidates:
+            counts["candidates"] = _write(cfg, rows.where(~is_final).drop(S.REASON_TEXT, S.SLOT), "candidates", run_id, split)
     rows.unpersist()
     if split == "full":
-        counts["similar_movies"] = _score_similar(cfg, spark, run_id, split, payload, fitted.train.n_items)
+        with spark_tasks(spark, f"similar movies for {fitted.train.n_items:,} movies"):
+            counts["similar_movies"] = _score_similar(cfg, spark, run_id, split, payload, fitted.train.n_items)
     payload.unpersist()
     runs.update_state(cfg, run_id, **{f"score_{split}": counts})
     return counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
+from jobs.progress import spark_tasks, track
 from jobs.training_events import read_events
 from models.data import DAY, build_training_set, is_relevant
 from models.features import feature_names
@@ -72,8 +74,9 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(users) // USERS_PER_TASK + 1))
     frame = (spark.createDataFrame(pd.DataFrame({"user_idx": users}))
              .repartition(partitions).mapInPandas(rows_for, schema).cache())
-    lake.replace_where(frame.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)),
-                       cfg.table_path("gold", "ranker_training"), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
+    with spark_tasks(spark, "labelling ranker candidates"):
+        lake.replace_where(frame.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)),
+                           cfg.table_path("gold", "ranker_training"), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
     n_rows = frame.count()
     if n_rows == 0:
         payload.unpersist()
@@ -87,7 +90,8 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
         min_child_weight=rc.min_child_weight, subsample=rc.subsample, tree_method="hist", random_state=cfg.seed,
         lambdarank_pair_method="topk", lambdarank_num_pair_per_sample=10, missing=float("nan"),
     )
-    booster = estimator.fit(frame).get_booster()
+    with spark_tasks(spark, "fitting the ranker"):
+        booster = estimator.fit(frame).get_booster()
     seconds = round(time.perf_counter() - start, 2)
     payload.unpersist()
     frame.unpersist()
@@ -122,12 +126,15 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
         runs.test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
         test.to_parquet(runs.test_path(cfg, run_id), index=False)
     start = time.perf_counter()
-    stage1, relevant, als, als_trials, ranker_users = stage_one(events, movies, users, cfg, store_at, genres)
+    stage1, relevant, als, als_trials, ranker_users = stage_one(
+        events, movies, users, cfg, store_at, genres,
+        each=partial(track, what="fitting stage-1 generators", unit="models"))
     stage1_seconds = round(time.perf_counter() - start, 2)
     ranker, ranker_summary = (train_ranker(cfg, spark, stage1, relevant, ranker_users, run_id, split)
                               if cfg.models.ranker.enabled else (None, {"enabled": False}))
     train_set = build_training_set(events, movies, cfg.interactions)
-    generators, reference, fit_seconds = fit_generators(train_set, cfg, als)
+    generators, reference, fit_seconds = fit_generators(
+        train_set, cfg, als, each=partial(track, what="fitting generators", unit="models"))
     # Each user is scored as of their first test event (eval) or the end of the data (full).
     times = (test.groupby(S.USER_ID)[S.TS].min() if test is not None else
              pd.Series(pd.Timestamp(train_set.as_of + DAY, unit="s", tz="UTC"), index=train_set.user_ids))

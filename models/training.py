@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,8 @@ from models.split import temporal_split
 SCORING_SAMPLE_USERS = 1000
 
 StoreLookup = Callable[[pd.DataFrame], pd.DataFrame]
+# Wraps the loop over the generators' names: jobs/train.py shows its progress.
+EachName = Callable[[list[str]], Iterable[str]]
 
 
 def lookup_store(store_at: StoreLookup | None, train: TrainingSet, times: pd.Series, genres: list[str]) -> StoreFeatures:
@@ -57,15 +59,15 @@ def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.cs
 
 
 def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None,
-                   with_reference: bool = True) -> tuple[dict, dict, dict]:
+                   with_reference: bool = True, each: EachName = iter) -> tuple[dict, dict, dict]:
     """(generators, reference, fit seconds per model): every configured generator plus, with
-    `with_reference`, the EASE reference when it is not one of them."""
+    `with_reference`, the EASE reference when it is not one of them. The loop over their names goes through `each`."""
     names = list(cfg.models.generators)
     if with_reference and REFERENCE not in names:
         names.append(REFERENCE)
     fitted, seconds = {}, {}
     models_cfg = cfg.models.model_copy(update={"als": als}) if als is not None else cfg.models
-    for name in names:
+    for name in each(names):
         start = time.perf_counter()
         fitted[name] = build_generator(name, models_cfg, cfg.seed).fit(train)
         seconds[name] = round(time.perf_counter() - start, 3)
@@ -135,14 +137,14 @@ def split_for_ranker(events: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, p
 
 
 def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None, cfg: Config,
-              store_at: StoreLookup | None = None, genres: list[str] | None = None):
+              store_at: StoreLookup | None = None, genres: list[str] | None = None, each: EachName = iter):
     """Fit generators on the earlier events; return (FittedModels, label relevance, ALS config, ALS trials, sampled users)."""
     fit_events, label_events = split_for_ranker(events, cfg)
     train = build_training_set(fit_events, movies, cfg.interactions)
     label_start = label_events.groupby(C.USER_ID)[C.TS].min()
     relevant = relevance(train, label_events, cfg)
     als, trials = tune_als(train, relevant, cfg) if "als" in cfg.models.generators else (cfg.models.als, [])
-    generators, _, _ = fit_generators(train, cfg, als, with_reference=False)  # stage 1 reports nothing
+    generators, _, _ = fit_generators(train, cfg, als, with_reference=False, each=each)  # stage 1 reports nothing
     store = lookup_store(store_at, train, label_start, genres or [])
     models = assemble(train, generators, {}, None, cfg, users, store)
     candidates_users = np.flatnonzero(relevant.getnnz(axis=1) > 0)
