@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=_positive, help="API processes (default serving.workers; 0 there: one per core)")
+    sql = sub.add_parser("sql", parents=[common], help="query the lake's tables (layer.name) with DuckDB, without Spark")
+    sql.add_argument("query", help='DuckDB SQL, e.g. "SELECT event_type, count(*) FROM silver.interactions GROUP BY 1"')
+    sql.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    show = sub.add_parser("show", parents=[common], help="a lake table's first rows; without TABLE, every table")
+    show.add_argument("table", nargs="?", help="layer.name, e.g. gold.ranked_lists")
+    show.add_argument("--limit", type=_positive, default=20, help="rows to show (default 20)")
+    show.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     return parser
 
 
@@ -102,6 +109,15 @@ def _run(args: argparse.Namespace) -> dict | None:
         from serving.app import serve
 
         serve(cfg, host=args.host, port=args.port, workers=args.workers)
+        return None
+    if args.command in ("sql", "show"):
+        from jobs.lake_query import as_records, list_tables, render, run_sql, show_table
+
+        if args.command == "sql":
+            answer = run_sql(cfg, args.query)
+        else:
+            answer = show_table(cfg, args.table, args.limit) if args.table else list_tables(cfg)
+        print(json.dumps(as_records(answer), indent=2, default=str) if args.json else render(answer))
         return None
     from jobs.spark import get_spark
 
