@@ -298,6 +298,15 @@ class PublishConfig(_Strict):
     keep_versions: int = Field(3, ge=2)
 
 
+class RetentionConfig(_Strict):
+    # What a run leaves (its folder, MLflow runs and models, gold rows, its validation results) goes this many
+    # days after it last wrote its state, unless the online store still holds its version (rollback needs it).
+    days: float = Field(30.0, ge=0)
+    # Delta VACUUM and log expiry keep this window, widened to the oldest kept run's age, so every kept run's
+    # pinned silver snapshots still time-travel. They run at most this often (null: never).
+    vacuum_every_hours: float | None = Field(24.0, ge=0)
+
+
 class Config(_Strict):
     env: str  # the environment file's name, set by load_config
     workdir: str
@@ -317,6 +326,7 @@ class Config(_Strict):
     experiment: ExperimentConfig
     serving: ServingConfig
     publish: PublishConfig = PublishConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @model_validator(mode="after")
     def _variants_fit_rerank(self) -> Config:

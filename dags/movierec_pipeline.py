@@ -2,6 +2,9 @@
 evaluate on a temporal split, and publish if the gates pass.
 
 Each task is one call into `jobs/`; heavy imports happen inside tasks so parsing stays cheap.
+
+To go back to an earlier version, trigger `movierec_rollback` (see dags/movierec_rollback.py) or run
+`movierec rollback [VERSION]`; `movierec versions` lists what can be served.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ def movierec_pipeline():
         run_score(cfg, spark, movierec_run, split)
         return movierec_run
 
-    @task.short_circuit
+    # Skips only train_full when the gates fail; what follows goes by its trigger rule, so retention still runs.
+    @task.short_circuit(ignore_downstream_trigger_rules=False)
     def gates_pass(movierec_run: str, params=None) -> bool:
         from jobs.evaluate import evaluate
 
@@ -73,12 +77,19 @@ def movierec_pipeline():
         cfg, spark = _spark(params)
         return run_publish(cfg, spark, movierec_run)
 
+    @task(trigger_rule="all_done")  # after a gated-out or failed run too: what old runs left still goes
+    def retention(movierec_run: str, params=None) -> dict:
+        from jobs.retention import apply_retention
+
+        cfg, spark = _spark(params)
+        return apply_retention(cfg, spark)
+
     run = features()
     evaluated = score.override(task_id="score_eval")(train.override(task_id="train_eval")(run, "eval"), "eval")
     passed = gates_pass(evaluated)
     full = train.override(task_id="train_full")(evaluated, "full")
     passed >> full
-    publish(score.override(task_id="score_full")(full, "full"))
+    publish(score.override(task_id="score_full")(full, "full")) >> retention(run)
 
 
 movierec_pipeline()

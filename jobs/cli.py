@@ -63,12 +63,28 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("table", nargs="?", help="layer.name, e.g. gold.ranked_lists")
     show.add_argument("--limit", type=_positive, default=20, help="rows to show (default 20)")
     show.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    sub.add_parser("retention", parents=[common],
+                   help="remove what runs older than retention.days left; VACUUM the lake (the pipeline's last step)")
+    versions = sub.add_parser("versions", parents=[common], help="the published versions the online store retains")
+    versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rollback = sub.add_parser("rollback", parents=[common], help="serve a retained version again")
+    rollback.add_argument("version", nargs="?", help="the version (run id) to serve; default: the newest good one before the live one")
+    forget = sub.add_parser("forget", parents=[common],
+                            help="erase users from the lake, runs, Feast and the online store; ingest then drops them")
+    forget.add_argument("--user", type=_user_id, action="append", required=True, metavar="ID",
+                        help="a user id to forget (repeat for several)")
     return parser
 
 
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _user_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a user id (a whole number)")
     return int(text)
 
 
@@ -119,6 +135,16 @@ def _run(args: argparse.Namespace) -> dict | None:
             answer = show_table(cfg, args.table, args.limit) if args.table else list_tables(cfg)
         print(json.dumps(as_records(answer), indent=2, default=str) if args.json else render(answer))
         return None
+    if args.command == "versions":
+        from jobs.versions import as_rows, list_versions, table
+
+        retained = list_versions(cfg)
+        print(json.dumps(as_rows(retained), indent=2) if args.json else table(retained))
+        return None
+    if args.command == "rollback":
+        from jobs.versions import rollback
+
+        return rollback(cfg, args.version)
     from jobs.spark import get_spark
 
     jvm_log = None if args.verbose else Path(cfg.workdir) / "spark.log"
@@ -159,6 +185,14 @@ def _step(args: argparse.Namespace, cfg: Config, spark: SparkSession) -> dict:
 
         step = train if args.command == "train" else score
         return step(cfg, spark, args.run_id, args.split)
+    if args.command == "retention":
+        from jobs.retention import apply_retention
+
+        return apply_retention(cfg, spark)
+    if args.command == "forget":
+        from jobs.erasure import forget
+
+        return forget(cfg, spark, args.user)
     if args.command == "evaluate":
         from jobs.evaluate import evaluate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from datetime import datetime, UTC
@@ -30,7 +31,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def pin_inputs(cfg: Config, spark: SparkSession, run_id: str) -> dict[str, int]:
     """Record the silver versions this run reads, so every later step sees the same data."""
     versions = {name: lake.version(spark, cfg.table_path("silver", name)) for name in ("interactions", "movies", "users")}
-    runs.update_state(cfg, run_id, silver_versions=versions)
+    # pinned_at: retention keeps the snapshots a run reads at least this long (jobs/retention.py).
+    runs.update_state(cfg, run_id, silver_versions=versions, pinned_at=time.time())
     return versions
 
 

@@ -1,4 +1,4 @@
-"""The whole pipeline in order: ingest -> features -> train/score/evaluate -> gates -> publish."""
+"""The whole pipeline in order: ingest -> features -> train/score/evaluate -> gates -> publish -> retention."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from jobs.features import build_features
 from jobs.ingest import ingest
 from jobs.progress import run_step
 from jobs.publish import publish
+from jobs.retention import apply_retention
 from jobs.score import score
 from jobs.tracking import record_outcome
 from jobs.train import train
@@ -29,6 +30,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         run_step("train_full", train, cfg, spark, run_id, "full", timings=timings)
         run_step("score_full", score, cfg, spark, run_id, "full", timings=timings)
     published = run_step("publish", publish, cfg, spark, run_id, timings=timings)
+    retained = run_step("retention", apply_retention, cfg, spark, timings=timings)
     report = {
         "run_id": run_id,
         "protocol": evaluation["protocol"],
@@ -46,6 +48,7 @@ def run_pipeline(cfg: Config, spark: SparkSession, run_id: str | None = None) ->
         "publish": published,
         "ingest": ingested,
         "features": features,
+        "retention": retained,
         "timings_seconds": timings,
     }
     report["mlflow_run_id"] = evaluation["mlflow_run_id"]

@@ -39,8 +39,8 @@ from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL
 from serving.responses import GENRE_SEPARATOR, encode_items
-from serving.store import (CURRENT, FALLBACK, HELD, OnlineLists, delete_versions, open_store, use_wal,
-                           write_repo_files)
+from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, delete_versions, open_store,
+                           release_key, use_wal, write_repo_files)
 
 log = logging.getLogger("movierec.publish")
 BUCKET = "publish_bucket"
@@ -245,13 +245,23 @@ def _replace_snapshot(staged: Path, target: Path) -> None:
     staged.rename(target)
 
 
-def _manifest(cfg: Config, version: str, published_at: str, now: pd.Timestamp) -> pd.DataFrame:
-    variants = list(cfg.experiment.variants)
+def _manifest_frame(rows: dict[str, Manifest], now: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame({
-        "manifest_id": [CURRENT], "version": [version], "published_at": [published_at],
-        "experiment": [cfg.experiment.name], "variants": [variants],
-        "weights": [[cfg.experiment.variants[v].weight for v in variants]], "versions": [[]], "event_timestamp": [now],
+        "manifest_id": list(rows), "version": [m.version for m in rows.values()],
+        "published_at": [m.published_at for m in rows.values()], "experiment": [m.experiment for m in rows.values()],
+        "variants": [list(m.variants) for m in rows.values()], "weights": [list(m.weights) for m in rows.values()],
+        "versions": [[] for _ in rows], "event_timestamp": now,
     })
+
+
+def go_live(store, repo: Path, manifest: Manifest) -> None:
+    """Serve `manifest`'s version: write its release row (what `movierec rollback` flips back to), then the row
+    readers read. Shared by publish and rollback, so both flip the same way."""
+    now = pd.Timestamp(datetime.now(UTC))
+    store.write_to_online_store("publish_manifest", _manifest_frame({release_key(manifest.version): manifest}, now))
+    current = _manifest_frame({CURRENT: manifest}, now)
+    current.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
+    store.write_to_online_store("publish_manifest", current)
 
 
 def _record_held(store, held: list[str]) -> None:
@@ -280,6 +290,8 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
 
     chunk_rows = chunk_rows or cfg.publish.chunk_rows
     repo = write_repo_files(cfg)
+    for leftover in (repo / "data").glob(".*.parquet.*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # half-built snapshots of a publish that was killed
     store = open_store(cfg)
     store.apply(definitions(cfg))
     use_wal(store)
@@ -306,9 +318,9 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
             snapshots[view].mkdir(parents=True)
             views[view] = _write_view(store, view, rows, key, published.name, now, snapshots[view], chunk_rows,
                                       cfg.publish.write_rows, shape)
-        manifest = _manifest(cfg, published.name, now.isoformat(), pd.Timestamp(datetime.now(UTC)))
-        manifest.to_parquet(repo / "data" / "publish_manifest.parquet", index=False)
-        store.write_to_online_store("publish_manifest", manifest)
+        variants = list(cfg.experiment.variants)
+        go_live(store, repo, Manifest(published.name, now.isoformat(), cfg.experiment.name, variants,
+                                      [cfg.experiment.variants[v].weight for v in variants]))
         for view, staged in snapshots.items():
             _replace_snapshot(staged, repo / "data" / f"{view}.parquet")
     finally:

@@ -11,7 +11,7 @@ from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config
 
 def test_every_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"movierec_pipeline", "movierec_ingest"} <= set(dagbag.dags)
+    assert {"movierec_pipeline", "movierec_ingest", "movierec_rollback"} <= set(dagbag.dags)
 
 
 def test_ingest_dag_is_daily_by_data_interval_and_updates_the_silver_asset(dagbag):
@@ -33,13 +33,14 @@ def test_task_graph(dagbag):
     dag = dagbag.dags["movierec_pipeline"]
     downstream = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert downstream == {
-        "features": ["train_eval"],
+        "features": ["retention", "train_eval"],
         "train_eval": ["score_eval"],
         "score_eval": ["gates_pass", "train_full"],
         "gates_pass": ["train_full"],
         "train_full": ["score_full"],
         "score_full": ["publish"],
-        "publish": [],
+        "publish": ["retention"],
+        "retention": [],
     }
     assert all(t.retries == 2 for t in dag.tasks)
 

@@ -37,7 +37,7 @@ def test_one_tiny_size_reports_every_step(tmp_path, capsys):
     run = bench.run_size(150, args)
     bench.print_run(run)
     out = capsys.readouterr().out
-    steps = ["ingest", "features", "train_eval", "score_eval", "evaluate", "train_full", "score_full", "publish"]
+    steps = ["ingest", "features", "train_eval", "score_eval", "evaluate", "train_full", "score_full", "publish", "retention"]
     assert list(run.steps) == steps
     for step in steps:
         assert step in out and run.steps[step] > 0

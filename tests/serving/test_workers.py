@@ -166,3 +166,41 @@ def test_a_publish_while_a_reader_reads_degrades_nothing(published, staged, tmp_
         assert r["movie_ids"] == expected[r["version"]][f"{r['variant']}:{r['user']}"], r
     slowest = max(r["ms"] for r in reads)
     assert slowest <= cfg.serving.store_timeout_ms + 25, f"slowest response {slowest:.0f} ms"
+
+
+def test_rollbacks_while_a_reader_reads_serve_every_response_whole_from_one_version(published, staged, tmp_path):
+    from jobs import runs
+    from jobs.versions import rollback
+
+    published_cfg, _ = published
+    cfg = tiny_config(tmp_path / "work", serving={"store_timeout_ms": 50, "manifest_ttl_seconds": 0.2})
+    evaluation = runs.load_state(published_cfg, "tiny-run")["evaluation"]
+    versions = {"before": renamed(staged, "before"), "after": _rotated(renamed(staged, "after"), "after")}
+    for name, version in versions.items():
+        runs.update_state(cfg, name, evaluation=evaluation, publish={})
+        write_version(cfg, version)
+    expected = {name: {key.split(":", 1)[1]: list(ids) for key, ids in zip(v.lists["list_key"], v.lists["movie_ids"])}
+                for name, v in versions.items()}
+    users = sorted({int(k.split(":")[1]) for k in expected["before"] if not k.endswith("__fallback__")})
+    out = tmp_path / "reads.jsonl"
+    flips = []
+    with serving(cfg, workers=1, tmp=tmp_path) as port:
+        reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", "100", str(out),
+                                   *map(str, users)], cwd=Path(__file__).resolve().parents[2])
+        try:
+            time.sleep(1)
+            for target in ("before", "after", "before", "after", "before", "after"):
+                flips.append(rollback(cfg, target)["version"])
+                time.sleep(0.7)
+        finally:
+            reader.terminate()
+            reader.wait(10)
+    assert flips == ["before", "after"] * 3
+    reads = [json.loads(line) for line in out.read_text().splitlines()]
+    served = [r["version"] for r in reads]
+    changes = sum(a != b for a, b in zip(served, served[1:]))
+    assert len(reads) > 300 and changes >= 4, f"{changes} version changes seen in {len(reads)} reads"
+    bad = [r for r in reads if r["status"] != 200 or r["degraded"] or r["fallback"]]
+    assert not bad, f"{len(bad)} of {len(reads)}, e.g. {bad[:3]}"
+    for r in reads:  # complete, and from exactly one version
+        assert r["movie_ids"] == expected[r["version"]][f"{r['variant']}:{r['user']}"], r
