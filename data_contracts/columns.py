@@ -35,3 +35,6 @@ RANK = "rank"
 SCORE = "score"
 REASON_TEXT = "reason"
 SLOT = "slot"
+
+# Erasure: forgotten users are known by the SHA-256 of their id (jobs/suppression.py), never by the id.
+USER_HASH = "user_hash"

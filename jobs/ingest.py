@@ -5,7 +5,8 @@ replaces it. Silver interactions are MERGEd on event_id (insert-only: events are
 movies and users are upserted on their ids. Rows failing a rule land in quarantine with the
 rule's name; nothing is dropped silently: read = landed + duplicates + quarantined + held, where
 `held` counts events for movies not in silver yet: they wait in quarantine/held_events and land
-with the first ingest that knows their movie (`released`). Then the
+with the first ingest that knows their movie (`released`). Lines of forgotten users never reach bronze:
+they are dropped as they arrive and counted as `suppressed` (see jobs/suppression.py). Then the
 table's Great Expectations suite (data_contracts/suites.py) judges the batch about to land; a
 failing batch, or one where too many rows failed the row rules, stops the ingest before silver
 is touched. Validation results are saved under <workdir>/validations/<batch_id>/.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from conf import Config
 from data_contracts import rules, suites
 from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
-from jobs import lake
+from jobs import lake, suppression
 from jobs.errors import ContractViolation, PipelineError
 from jobs.sources import movielens, synthetic, tmdb
 from jobs.sources.files import event_files, list_files, parquet_by_schema, write_jsonl
@@ -82,6 +83,7 @@ class TableCounts:
     held: int = 0                # events for movies silver does not know yet, kept in quarantine/held_events
     released: int = 0            # held events of earlier batches whose movie is now known: landed with this one
     unchanged_since: str = ""    # a snapshot (movies, users) not read again: same files as this batch
+    suppressed: int = 0          # lines of forgotten users, dropped before bronze (not counted in `read`)
 
 
 def land(cfg: Config) -> Landing:
@@ -167,11 +169,16 @@ def _raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
 
 
 def _to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fmt: str, landing: Landing,
-               batch_id: str) -> DataFrame:
+               batch_id: str) -> tuple[DataFrame, int]:
+    """Land the lines of `paths` as bronze batch `batch_id`; return its rows and how many lines of forgotten users
+    (events and users only, see jobs/suppression.py) were dropped on the way."""
     lines = _raw_lines(spark, paths, fmt)
     if fmt == "ml_csv":
         lines = lines.where(F.col(S.PAYLOAD) != movielens.RATINGS_CSV_HEADER)
     lines = lines.where(F.length(F.trim(S.PAYLOAD)) > 0)
+    suppressed = 0
+    if name in ("events", "users"):
+        lines, suppressed = suppression.drop_suppressed(spark, cfg, lines)
     bronze = lines.select(
         S.PAYLOAD,
         F.lit(fmt).alias(S.PAYLOAD_FORMAT),
@@ -182,7 +189,7 @@ def _to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fm
     )
     target = cfg.table_path("bronze", name)
     lake.replace_partition(bronze, target, S.BATCH_ID, batch_id, partition_by=[S.BATCH_ID])
-    return lake.read(spark, target).where(F.col(S.BATCH_ID) == batch_id)
+    return lake.read(spark, target).where(F.col(S.BATCH_ID) == batch_id), suppressed
 
 
 def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
@@ -445,7 +452,7 @@ def _tmdb_changes(cfg: Config, spark: SparkSession, interval: Interval, landing:
     result: dict = {"since": since.isoformat(), "until": interval.end.isoformat(), "fetched": fetched}
     if fetched["written"] + fetched["deleted"]:
         changes_batch = f"{batch_id}-tmdb"
-        bronze = _to_bronze(spark, cfg, "movies", [str(out)], "json", landing, changes_batch)
+        bronze, _ = _to_bronze(spark, cfg, "movies", [str(out)], "json", landing, changes_batch)
         result |= asdict(_land_table(cfg, spark, "movies", parse_movies(bronze), rules.movie_rules(), MOVIE_SCHEMA,
                                      S.MOVIE_ID, changes_batch, insert_only=False, dedupe_order="updated_at",
                                      versioned=True, check_volume=False))
@@ -472,23 +479,23 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None,
     # Movies and users are snapshots: a daily ingest reads them again only when their files changed.
     movie_files = fingerprint([landing.movies_path])
     report["tables"]["movies"] = asdict((interval and _unchanged(cfg, "movies", movie_files)) or _land_table(
-        cfg, spark, "movies", parse_movies(_to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)),
+        cfg, spark, "movies", parse_movies(_to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)[0]),
         rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID, batch_id, insert_only=False, dedupe_order="updated_at",
         versioned=True, files=movie_files))
 
     if interval and cfg.source.tmdb_changes:
         report["tmdb"] = _tmdb_changes(cfg, spark, interval, landing, batch_id, tmdb_client)
 
-    events_bronze = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
-    report["tables"]["interactions"] = asdict(_land_table(
+    events_bronze, suppressed = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
+    report["tables"]["interactions"] = asdict(replace(_land_table(
         cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
-        EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True, fresh_after=_fresh_after(cfg, interval)))
+        EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True, fresh_after=_fresh_after(cfg, interval)),
+        suppressed=suppressed))
 
     if landing.users_path:
         user_files = fingerprint([landing.users_path])
-        report["tables"]["users"] = asdict((interval and _unchanged(cfg, "users", user_files)) or _land_table(
-            cfg, spark, "users", _users_from_file(spark, cfg, landing, batch_id), rules.user_rules(), USER_SCHEMA,
-            S.USER_ID, batch_id, insert_only=False, files=user_files))
+        report["tables"]["users"] = asdict((interval and _unchanged(cfg, "users", user_files))
+                                          or _land_users(spark, cfg, landing, batch_id, user_files))
     else:
         report["tables"]["users"] = asdict(_land_table(
             cfg, spark, "users", _users_from_events(spark, cfg, batch_id), rules.user_rules(), USER_SCHEMA, S.USER_ID,
@@ -522,8 +529,11 @@ def ingested_days(cfg: Config, spark: SparkSession) -> set[date]:
     return {r["interval_start"] for r in lake.read(spark, path).select("interval_start").collect()}
 
 
-def _users_from_file(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str) -> DataFrame:
-    return parse_users(_to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id))
+def _land_users(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str, files: str) -> TableCounts:
+    bronze, suppressed = _to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id)
+    counts = _land_table(cfg, spark, "users", parse_users(bronze), rules.user_rules(), USER_SCHEMA, S.USER_ID, batch_id,
+                         insert_only=False, files=files)
+    return replace(counts, suppressed=suppressed)
 
 
 def _users_from_events(spark: SparkSession, cfg: Config, batch_id: str) -> DataFrame:
