@@ -114,7 +114,11 @@ def _delete(spark: SparkSession, target: Target, ids: list[int]) -> int:
 
 def _purge(spark: SparkSession, path: str) -> None:
     """Make deleted rows unrecoverable: rewrite files masked by deletion vectors (where the table uses them), then
-    VACUUM with no retention, lifting Delta's 7-day check for this call only."""
+    VACUUM with no retention, lifting Delta's 7-day check for this call only.
+
+    LITE, as retention vacuums: it deletes the files the log says were removed, and keeps the table fit for LITE
+    (a FULL VACUUM clears the mark LITE starts from, and once the log is trimmed LITE then refuses). Where LITE
+    already refuses, FULL lists the folder instead."""
     properties = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
     if properties.get("delta.enableDeletionVectors") == "true":
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
@@ -122,6 +126,10 @@ def _purge(spark: SparkSession, path: str) -> None:
     previous = spark.conf.get(check, "true")
     spark.conf.set(check, "false")
     try:
+        spark.sql(f"VACUUM delta.`{path}` LITE RETAIN 0 HOURS").collect()
+    except Exception as exc:  # py4j's error, whatever Delta raised: only this one is expected
+        if "DELTA_CANNOT_VACUUM_LITE" not in str(exc):
+            raise
         DeltaTable.forPath(spark, path).vacuum(0.0)
     finally:
         spark.conf.set(check, previous)

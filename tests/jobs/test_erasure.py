@@ -5,6 +5,7 @@ README, Erasure); and replaying their old days through ingest brings nothing bac
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import re
 import sqlite3
@@ -173,6 +174,8 @@ def test_a_forgotten_user_is_nowhere_and_stays_gone_after_a_backfill(spark, lake
     assert deleted["silver.interactions"] > 0 and deleted["online.user_recommendations"] > 0
     assert _left_behind(root, traces(root, uid, variants), started, uid, variants) == []
     assert _online_reads(cfg, uid) == []
+    vacuumed = Path(cfg.table_path("silver", "interactions")) / "_delta_log" / "_last_vacuum_info"
+    assert json.loads(vacuumed.read_text())["latestCommitVersionOutsideOfRetentionWindow"] > 0, "LITE, as retention"
     audit = lake.read(spark, cfg.table_path("state", "erasure_log")).collect()
     assert [(r["user_hash"], r["rows_deleted"]["silver.users"]) for r in audit] == [(user_hash(uid), 1)]
     again = forget(cfg, spark, [uid])
@@ -198,6 +201,32 @@ def test_forget_of_an_unknown_id_is_one_line_and_exit_2(spark, lake_run, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("movierec forget: error: user 987654: in no table of the lake")
     assert not any("Traceback" in line for line in err)
+
+
+@pytest.mark.spark
+def test_a_table_that_refuses_vacuum_lite_is_vacuumed_in_full(spark, tmp_path):
+    """After a FULL VACUUM and a trimmed log, Delta refuses VACUUM LITE: the deleted rows' files still go."""
+    from delta.tables import DeltaTable
+
+    from jobs.erasure import Target, _delete, _purge
+
+    path = str(tmp_path / "users")
+    spark.range(10).withColumnRenamed("id", "user_id").repartition(2).write.format("delta").save(path)
+    DeltaTable.forPath(spark, path).vacuum()
+    log = Path(path) / "_delta_log"
+    then = time.time() - 2 * 86_400
+    for file in log.iterdir():
+        os.utime(file, (then, then))
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 0 hours', "
+              f"'delta.checkpointInterval' = '1')")
+    assert not (log / f"{0:020d}.json").exists(), "the log is trimmed"
+
+    assert _delete(spark, Target("test.users", path, "user_id"), [3]) == 1
+    _purge(spark, path)
+    # LITE leaves the commit it vacuumed up to; FULL leaves none.
+    assert json.loads((log / "_last_vacuum_info").read_text()).get("latestCommitVersionOutsideOfRetentionWindow") is None
+    left = [v for part in Path(path).glob("*.parquet") for v in pq.read_table(part).column("user_id").to_pylist()]
+    assert sorted(left) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
 
 
 @pytest.mark.spark
