@@ -40,7 +40,6 @@ from data_contracts import columns as S
 from jobs import lake, suppression
 from jobs.errors import PipelineError
 from jobs.features import USER_VIEW
-from jobs.retention import delta_tables
 
 log = logging.getLogger("movierec.erasure")
 AUDIT = ("state", "erasure_log")
@@ -68,7 +67,7 @@ def _user_of(match: str, alias: str = "") -> Column:
 def user_tables(spark: SparkSession, cfg: Config) -> list[Target]:
     """Every table of the lake that holds users' rows (found by its columns, so a new table is covered too)."""
     targets = []
-    for path in delta_tables(spark, cfg.lake_root):
+    for path in lake.delta_tables(spark, cfg.lake_root):
         name = ".".join(path.rstrip("/").split("/")[-2:])
         columns = lake.read(spark, path).columns
         match = ("all" if name == ALL_ROWS else S.USER_ID if S.USER_ID in columns

@@ -106,3 +106,20 @@ def read(spark: SparkSession, path: str, at_version: int | None = None) -> DataF
     if at_version is not None:
         reader = reader.option("versionAsOf", at_version)
     return reader.load(path)
+
+
+def delta_tables(spark: SparkSession, root: str) -> list[str]:
+    """Every Delta table at `root/<layer>/<name>`, on whatever file system the lake is on."""
+    jvm = spark.sparkContext._jvm
+    base = jvm.org.apache.hadoop.fs.Path(root)
+    fs = base.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(base):
+        return []
+    tables = []
+    for layer in fs.listStatus(base):
+        if not layer.isDirectory():
+            continue
+        for table in fs.listStatus(layer.getPath()):
+            if table.isDirectory() and fs.exists(jvm.org.apache.hadoop.fs.Path(table.getPath(), "_delta_log")):
+                tables.append(table.getPath().toString())
+    return sorted(tables)

@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from conf import Config
 from data_contracts import columns as S
+from jobs import lake
 
 log = logging.getLogger("movierec.retention")
 DAY = 86_400.0
@@ -119,30 +120,13 @@ def _remove_mlflow_runs(cfg: Config, run_ids: list[str]) -> int:
     return len(doomed)
 
 
-def delta_tables(spark: SparkSession, root: str) -> list[str]:
-    """Every Delta table at `root/<layer>/<name>`, on whatever file system the lake is on."""
-    jvm = spark.sparkContext._jvm
-    base = jvm.org.apache.hadoop.fs.Path(root)
-    fs = base.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(base):
-        return []
-    tables = []
-    for layer in fs.listStatus(base):
-        if not layer.isDirectory():
-            continue
-        for table in fs.listStatus(layer.getPath()):
-            if table.isDirectory() and fs.exists(jvm.org.apache.hadoop.fs.Path(table.getPath(), "_delta_log")):
-                tables.append(table.getPath().toString())
-    return sorted(tables)
-
-
 def _delete_gold_rows(cfg: Config, spark: SparkSession, kept: list[str]) -> dict[str, int]:
     """Delete rows of runs not kept from every gold table with a run id: Delta's DELETE, whose files VACUUM then removes."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     deleted = {}
-    for path in delta_tables(spark, cfg.lake_root):
+    for path in lake.delta_tables(spark, cfg.lake_root):
         layer, name = path.rstrip("/").split("/")[-2:]
         if layer != "gold":
             continue
@@ -194,7 +178,7 @@ def _vacuum(cfg: Config, spark: SparkSession, hours: float) -> list[str]:
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     previous = spark.conf.get(check, "true")
     spark.conf.set(check, "false")
-    tables = delta_tables(spark, cfg.lake_root)
+    tables = lake.delta_tables(spark, cfg.lake_root)
     try:
         for path in tables:
             layer = path.rstrip("/").split("/")[-2]

@@ -10,7 +10,6 @@ import pytest
 
 from jobs import lake
 from jobs.pipeline import run_pipeline
-from jobs.retention import delta_tables
 from tests.conftest import tiny_config
 
 pytestmark = pytest.mark.spark
@@ -29,7 +28,7 @@ def _bytes(folder: str) -> int:
 
 def _gold_run_ids(spark, cfg) -> set[str]:
     ids = set()
-    for path in delta_tables(spark, cfg.lake_root):
+    for path in lake.delta_tables(spark, cfg.lake_root):
         frame = lake.read(spark, path)
         if "/gold/" in path and "run_id" in frame.columns:
             ids |= {row[0] for row in frame.select("run_id").distinct().collect()}
