@@ -9,7 +9,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from jobs.publish import write_version
 from serving.store import OnlineLists, open_store
 from tests.conftest import renamed, tiny_config
-from tests.serving.test_workers import MOVIEREC, serving
+from tests.serving.test_workers import MOVIEREC, reading, serving
 
 pytestmark = pytest.mark.spark
 
@@ -51,9 +50,7 @@ def test_a_publish_killed_half_way_serves_the_old_version_until_a_rerun_publishe
     out = tmp_path / "reads.jsonl"
     users = sorted({int(k.split(":")[-1]) for k in staged["lists"]["list_key"] if not k.endswith("__fallback__")})
     with serving(cfg, workers=1, tmp=tmp_path) as port:
-        reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", "50", str(out),
-                                   *map(str, users)], cwd=Path(__file__).resolve().parents[2])
-        try:
+        with reading(port, 50, out, users):
             publisher = subprocess.Popen(_publish_command(cfg), start_new_session=True,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 180
@@ -68,9 +65,6 @@ def test_a_publish_killed_half_way_serves_the_old_version_until_a_rerun_publishe
             rerun = subprocess.run(_publish_command(cfg), capture_output=True, text=True, timeout=300)
             assert rerun.returncode == 0, rerun.stderr[-2000:]
             time.sleep(1)
-        finally:
-            reader.terminate()
-            reader.wait(10)
     reads = [json.loads(line) for line in out.read_text().splitlines()]
     served = [r["version"] for r in reads]
     assert served[0] == "before" and served[-1] == "tiny-run", "the old version until the rerun flipped"

@@ -60,6 +60,19 @@ def serving(cfg, workers: int, tmp: Path):
         process.wait(30)
 
 
+@contextmanager
+def reading(port: int, rate: int, out: Path, users: list[int]):
+    """tests/serving/read_loop.py in a process of its own, reading `users`' lists at `rate`/s into `out` until the
+    block ends."""
+    reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", str(rate), str(out),
+                               *map(str, users)], cwd=Path(__file__).resolve().parents[2])
+    try:
+        yield
+    finally:
+        reader.terminate()
+        reader.wait(10)
+
+
 def _get(port: int, path: str) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
         return response.read()
@@ -145,18 +158,13 @@ def test_a_publish_while_a_reader_reads_degrades_nothing(published, staged, tmp_
     users = sorted({int(k.split(":")[1]) for k in expected["before"] if not k.endswith("__fallback__")})
     out = tmp_path / "reads.jsonl"
     with serving(cfg, workers=1, tmp=tmp_path) as port:
-        reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", "100", str(out),
-                                   *map(str, users)], cwd=Path(__file__).resolve().parents[2])
-        try:
+        with reading(port, 100, out, users):
             time.sleep(2)
             write_version(cfg, after)
             deadline = time.monotonic() + 30
             while json.loads(_get(port, "/ready"))["version"] != "after" and time.monotonic() < deadline:
                 time.sleep(0.1)
             time.sleep(2)
-        finally:
-            reader.terminate()
-            reader.wait(10)
     reads = [json.loads(line) for line in out.read_text().splitlines()]
     versions = [r["version"] for r in reads]
     assert versions[0] == "before" and versions[-1] == "after" and len(reads) > 200
@@ -185,16 +193,11 @@ def test_rollbacks_while_a_reader_reads_serve_every_response_whole_from_one_vers
     out = tmp_path / "reads.jsonl"
     flips = []
     with serving(cfg, workers=1, tmp=tmp_path) as port:
-        reader = subprocess.Popen([sys.executable, "-m", "tests.serving.read_loop", str(port), "1000", "100", str(out),
-                                   *map(str, users)], cwd=Path(__file__).resolve().parents[2])
-        try:
+        with reading(port, 100, out, users):
             time.sleep(1)
             for target in ("before", "after", "before", "after", "before", "after"):
                 flips.append(rollback(cfg, target)["version"])
                 time.sleep(0.7)
-        finally:
-            reader.terminate()
-            reader.wait(10)
     assert flips == ["before", "after"] * 3
     reads = [json.loads(line) for line in out.read_text().splitlines()]
     served = [r["version"] for r in reads]
