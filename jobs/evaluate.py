@@ -149,14 +149,27 @@ def users_protocol(eligible: int, evaluated: int, cfg: Config) -> str:
     return f"{who} (all of them)"
 
 
-def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, fitted, k: int, user_count: int) -> dict:
-    """The fallback list, as every evaluated user would get it if we knew nothing about them."""
+def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, seen: sparse.csr_matrix, fitted, k: int,
+                     popularity_ndcg: float) -> dict:
+    """The fallback list, as every evaluated user would get it if we knew nothing about them.
+
+    `..._as_if_new` drops from it the items each user already has in training (`seen`, the evaluated users' rows),
+    as every generator's list does: so it compares with the popularity generator's figure
+    (`vs_popularity`). `..._unmasked` scores the list as it is served."""
     fallback = lists[(lists[S.USER_ID] == FALLBACK_USER) & (lists[S.LIST_NAME] == FINAL)].sort_values(S.RANK)
     items = fitted.train.item_index(fallback[S.MOVIE_ID].to_numpy())
-    recs = np.tile(items, (user_count, 1)) if len(items) else np.full((user_count, 1), -1)
-    metrics = ranking_metrics(recs, relevant, k, fitted.train.n_items)
+    users = relevant.shape[0]
+    recs = np.tile(items, (users, 1)) if len(items) else np.full((users, 1), -1)
+    owned = seen[:, np.maximum(recs[0], 0)].toarray().astype(bool) & (recs >= 0)
+    # The user's own items move to the end as -1 (a stable sort keeps the others' order).
+    masked = np.take_along_axis(np.where(owned, -1, recs), np.argsort(owned, axis=1, kind="stable"), axis=1)
+    metrics = ranking_metrics(masked, relevant, k, fitted.train.n_items)
+    unmasked = ranking_metrics(recs, relevant, k, fitted.train.n_items)
+    ndcg = metrics[f"ndcg@{k}"]
     return {"fallback_list_length": int(len(items)), "full_list": bool(len(items) >= fitted.n_final),
-            f"ndcg@{k}_as_if_new": metrics[f"ndcg@{k}"], f"recall@{k}_as_if_new": metrics[f"recall@{k}"]}
+            f"ndcg@{k}_as_if_new": ndcg, f"recall@{k}_as_if_new": metrics[f"recall@{k}"],
+            f"ndcg@{k}_as_if_new_unmasked": unmasked[f"ndcg@{k}"],
+            "vs_popularity": round(ndcg / popularity_ndcg, 4) if popularity_ndcg > 0 else None}
 
 
 def _figures(cfg: Config, run_id: str, models: dict, metric_intervals: dict, arrays: dict, fitted, counts: np.ndarray,
@@ -219,7 +232,8 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
                        "recall": ranking_metrics(merged, relevant, merged.shape[1], fitted.train.n_items)[
                            f"recall@{merged.shape[1]}"],
                        "cold_item_recall": cold_item_recall(merged, relevant, cold, merged.shape[1])},
-        "new_users": new_user_metrics(lists, relevant, fitted, k, len(user_ids)),
+        "new_users": new_user_metrics(lists, relevant, fitted.train.seen[fitted.train.user_index(user_ids)], fitted, k,
+                                      models.get("popularity", {}).get(f"ndcg@{k}", 0.0)),
         "timing": {"fit_seconds": train_summary.get("fit_seconds", {}),
                    "score_ms_per_user": train_summary.get("score_ms_per_user", {}),
                    "ranker_fit_seconds": train_summary.get("ranker", {}).get("fit_seconds")},

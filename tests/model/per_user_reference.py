@@ -176,6 +176,8 @@ def recommend_users(models, user_ids: np.ndarray) -> pd.DataFrame:
     """The ranker's order and every variant's final list, built one user at a time (no generator lists)."""
     user_idx = models.train.user_index(user_ids)
     cands, scores = score_candidates(models, user_idx)
+    unknown = user_idx[cands.rows["row"].to_numpy()] < 0
+    scores = np.where(unknown, cands.rows["popularity_score"].fillna(0.0), scores)  # unknown users: popularity's order
     item_ids = models.train.item_ids
     rows = cands.rows.assign(score=scores).sort_values(["row", "score"], ascending=[True, False], kind="mergesort")
     personal = [f"{g}_rank" for g in models.generators if g not in NON_PERSONAL]

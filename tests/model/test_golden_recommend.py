@@ -143,3 +143,15 @@ def test_ranker_scores_only_the_best_candidates_by_rank_fusion(fitted):
     for row, group in capped.rows.groupby("row"):
         pool = rows[rows["row"] == row]
         assert pool.loc[pool["item_idx"].isin(group["item_idx"]), "fused"].min() >= pool["fused"].nlargest(15).min()
+
+
+def test_unknown_users_are_ordered_by_popularity_not_by_the_ranker(fitted):
+    lists = recommend_users(fitted, np.array([-1, 999_999]))
+    popular = lists[(lists["list_name"] == "popularity") & (lists["user_id"] == -1)].sort_values("rank")
+    for user in (-1, 999_999):
+        ranked = lists[(lists["list_name"] == RANKER) & (lists["user_id"] == user)].sort_values("rank")
+        assert len(ranked) == CFG.models.final_list_size
+        np.testing.assert_allclose(ranked["score"], popular["score"][:len(ranked)], rtol=1e-6)
+    known = recommend_users(fitted, fitted.train.user_ids[:5])
+    ranked = known[known["list_name"] == RANKER]
+    assert not np.isin(ranked["score"], popular["score"]).all(), "known users keep the ranker's scores"
