@@ -45,6 +45,7 @@ def test_task_graph(dagbag):
     assert all(t.retries == 2 for t in dag.tasks)
 
 
+@pytest.mark.slow  # about 75 s; the CLI backfill's own tests stay in the default suite (`make test-all`)
 @pytest.mark.spark
 def test_daily_ingest_runs_match_movierec_backfill(dagbag, spark, tmp_path):
     from jobs.backfill import backfill

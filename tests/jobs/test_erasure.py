@@ -203,6 +203,7 @@ def test_forget_of_an_unknown_id_is_one_line_and_exit_2(spark, lake_run, capsys)
     assert not any("Traceback" in line for line in err)
 
 
+@pytest.mark.slow  # about 85 s for an edge case of a trimmed log (`make test-all`)
 @pytest.mark.spark
 def test_a_table_that_refuses_vacuum_lite_is_vacuumed_in_full(spark, tmp_path):
     """After a FULL VACUUM and a trimmed log, Delta refuses VACUUM LITE: the deleted rows' files still go."""

@@ -29,6 +29,7 @@ def _flat(prefix, tree):
             yield f"{prefix}{key}={value}"
 
 
+@pytest.mark.slow  # about 100 s: the bench's own run, kept out of the default suite (`make test-all`)
 @pytest.mark.spark
 def test_one_tiny_size_reports_every_step(tmp_path, capsys):
     bench = _bench()
