@@ -154,22 +154,29 @@ def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, seen: spa
     """The fallback list, as every evaluated user would get it if we knew nothing about them.
 
     `..._as_if_new` drops from it the items each user already has in training (`seen`, the evaluated users' rows),
-    as every generator's list does: so it compares with the popularity generator's figure
-    (`vs_popularity`). `..._unmasked` scores the list as it is served."""
-    fallback = lists[(lists[S.USER_ID] == FALLBACK_USER) & (lists[S.LIST_NAME] == FINAL)].sort_values(S.RANK)
-    items = fitted.train.item_index(fallback[S.MOVIE_ID].to_numpy())
-    users = relevant.shape[0]
-    recs = np.tile(items, (users, 1)) if len(items) else np.full((users, 1), -1)
-    owned = seen[:, np.maximum(recs[0], 0)].toarray().astype(bool) & (recs >= 0)
-    # The user's own items move to the end as -1 (a stable sort keeps the others' order).
-    masked = np.take_along_axis(np.where(owned, -1, recs), np.argsort(owned, axis=1, kind="stable"), axis=1)
+    as every generator's list is scored; `..._unmasked` scores it as served. Against two popularity figures:
+    the generator's own (`vs_popularity`: its list is `candidates_per_generator` long, so a user who has seen
+    most of the fallback's items still has ten of its own) and popularity's list for an unknown user cut to the
+    fallback's length and scored the same way (`vs_popularity_same_length`)."""
+    def as_if_new(name: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = lists[(lists[S.USER_ID] == FALLBACK_USER) & (lists[S.LIST_NAME] == name)].sort_values(S.RANK)
+        items = fitted.train.item_index(rows[S.MOVIE_ID].to_numpy())
+        recs = np.tile(items, (relevant.shape[0], 1)) if len(items) else np.full((relevant.shape[0], 1), -1)
+        owned = seen[:, np.maximum(recs[0], 0)].toarray().astype(bool) & (recs >= 0)
+        # The user's own items move to the end as -1 (a stable sort keeps the others' order).
+        return recs, np.take_along_axis(np.where(owned, -1, recs), np.argsort(owned, axis=1, kind="stable"), axis=1)
+
+    recs, masked = as_if_new(FINAL)
     metrics = ranking_metrics(masked, relevant, k, fitted.train.n_items)
-    unmasked = ranking_metrics(recs, relevant, k, fitted.train.n_items)
+    _, popular = as_if_new("popularity")
+    same_length = ranking_metrics(popular[:, :recs.shape[1]], relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
     ndcg = metrics[f"ndcg@{k}"]
-    return {"fallback_list_length": int(len(items)), "full_list": bool(len(items) >= fitted.n_final),
+    ratio = lambda base: round(ndcg / base, 4) if base > 0 else None  # noqa: E731
+    return {"fallback_list_length": int((recs[0] >= 0).sum()), "full_list": bool((recs[0] >= 0).sum() >= fitted.n_final),
             f"ndcg@{k}_as_if_new": ndcg, f"recall@{k}_as_if_new": metrics[f"recall@{k}"],
-            f"ndcg@{k}_as_if_new_unmasked": unmasked[f"ndcg@{k}"],
-            "vs_popularity": round(ndcg / popularity_ndcg, 4) if popularity_ndcg > 0 else None}
+            f"ndcg@{k}_as_if_new_unmasked": ranking_metrics(recs, relevant, k, fitted.train.n_items)[f"ndcg@{k}"],
+            "vs_popularity": ratio(popularity_ndcg),
+            f"popularity_ndcg@{k}_same_length": same_length, "vs_popularity_same_length": ratio(same_length)}
 
 
 def _figures(cfg: Config, run_id: str, models: dict, metric_intervals: dict, arrays: dict, fitted, counts: np.ndarray,

@@ -7,7 +7,7 @@ from models.als import ALSGenerator
 from models.base import CandidateGenerator
 from models.content import ContentTfidf
 from models.ease import EASE
-from models.popularity import TimeDecayedPopularity
+from models.popularity import Popularity
 from models.time_aware import TimeAwareTransitions
 from models.trending import Trending
 from models.two_tower import TwoTower
@@ -18,7 +18,7 @@ REFERENCE = "ease"
 
 def build_generator(name: str, cfg: ModelsConfig, seed: int) -> CandidateGenerator:
     builders = {
-        "popularity": lambda: TimeDecayedPopularity(cfg.popularity.half_life_days),
+        "popularity": lambda: Popularity(cfg.popularity.half_life_days),
         "trending": lambda: Trending(cfg.trending),
         "als": lambda: ALSGenerator(cfg.als, seed),
         "ease": lambda: EASE(cfg.ease),

@@ -11,7 +11,7 @@ from models.als import ALSGenerator
 from models.content import ContentTfidf
 from models.data import build_training_set
 from models.ease import EASE
-from models.popularity import TimeDecayedPopularity
+from models.popularity import Popularity
 from models.time_aware import TimeAwareTransitions
 from models.trending import Trending
 from models.two_tower import TwoTower
@@ -58,7 +58,7 @@ def _train(events=None):
 
 def _generators():
     return [
-        TimeDecayedPopularity(30.0),
+        Popularity(30.0),
         Trending(TrendingConfig(window_days=30, baseline_days=90, min_viewers=1)),
         ALSGenerator(AlsConfig(factors=2, regularization=0.1, iterations=20, alpha=10), seed=1),
         EASE(EaseConfig(l2=10.0)),
@@ -149,9 +149,11 @@ def test_popularity_decays_old_interactions():
     old = [{"user_id": u, "movie_id": 1, "event_type": "watch", "value": None, "ts": pd.Timestamp("2025-01-01")} for u in range(10)]
     new = [{"user_id": u, "movie_id": 2, "event_type": "watch", "value": None, "ts": pd.Timestamp("2026-01-01")} for u in range(4)]
     train = build_training_set(pd.DataFrame(old + new), np.array([1, 2, 3]), CFG.interactions)
-    pop = TimeDecayedPopularity(half_life_days=30).fit(train)
+    pop = Popularity(half_life_days=30).fit(train)
     items, _ = pop.recommend(np.array([-1]), 3)
     assert train.item_ids[items[0, 0]] == 2, "four recent watches beat ten year-old ones"
+    items, _ = Popularity().fit(train).recommend(np.array([-1]), 3)
+    assert train.item_ids[items[0, 0]] == 1, "with no half-life (the default) ten watches beat four, however old"
 
 
 @pytest.mark.parametrize("generator", [g for g in _generators() if g.name not in ("popularity", "trending")], ids=lambda g: g.name)
@@ -159,7 +161,7 @@ def test_unknown_users_get_no_personal_candidates(generator):
     train = _train()
     items, _ = generator.fit(train).recommend(np.array([-1]), 5)
     assert (items == -1).all()
-    pop_items, _ = TimeDecayedPopularity().fit(train).recommend(np.array([-1]), 5)
+    pop_items, _ = Popularity().fit(train).recommend(np.array([-1]), 5)
     assert (pop_items >= 0).all()
 
 
