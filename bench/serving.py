@@ -43,13 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from conf import load_config  # noqa: E402
-from bench.publish import start_redis  # noqa: E402
+from bench.publish import GENRES, start_redis  # noqa: E402
 from jobs.publish import Version, write_version  # noqa: E402
 from serving.store import FALLBACK, USER_LIST_FEATURES, list_key, movie_key  # noqa: E402
 from serving.variants import assign  # noqa: E402
 
-GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Drama", "Family", "Fantasy", "Horror", "Mystery",
-          "Romance", "Science Fiction", "Thriller", "War", "Western"]
 SLOTS = np.array(["similar", "diverse", "trending"])
 
 
