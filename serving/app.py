@@ -26,6 +26,9 @@ from serving.variants import assign
 
 STATIC = FilePath(__file__).resolve().parent / "static"
 MAX_ID = 2**63 - 1
+# On SIGTERM, in-flight requests get this long to finish (each is bounded by the store deadline); a client
+# holding a connection open cannot keep the process from stopping.
+SHUTDOWN_SECONDS = 5
 
 
 class Item(BaseModel):
@@ -233,6 +236,7 @@ def serve(cfg: Config, host: str | None = None, port: int | None = None, workers
     print(f"movierec API on http://{host}:{port}/ (explorer page), docs at /docs, store: {cfg.feast.online_store}, "
           f"{workers} worker{'s' if workers > 1 else ''}", flush=True)
     if workers == 1:
-        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=SHUTDOWN_SECONDS)
     else:
         run_workers(cfg, host, port, workers)

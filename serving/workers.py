@@ -46,10 +46,11 @@ def _worker(config_json: str, metrics_dir: str, host: str, port: int) -> None:
     starts serving, after start-up has loaded the manifest, so no connection waits on a worker still loading."""
     import uvicorn
 
-    from serving.app import create_app
+    from serving.app import SHUTDOWN_SECONDS, create_app
 
     app = create_app(Config.model_validate_json(config_json), metrics_dir=metrics_dir)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           timeout_graceful_shutdown=SHUTDOWN_SECONDS))
     server.run(sockets=[_socket(host, port, reuse_port=True)])
 
 
@@ -81,7 +82,8 @@ def run_workers(cfg: Config, host: str, port: int, workers: int, target=_worker)
     try:
         while not stop.wait(RESTART_PAUSE_SECONDS):
             for i, process in enumerate(processes):
-                if not process.is_alive():
+                # A worker that stopped on the same SIGTERM as this process is not restarted.
+                if not process.is_alive() and not stop.is_set():
                     from prometheus_client import multiprocess
 
                     lived = time.monotonic() - started.pop(process.pid)
