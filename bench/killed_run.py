@@ -32,11 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import TINY_MODELS, TINY_SYNTHETIC  # noqa: E402
+from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config  # noqa: E402
 
 MOVIEREC = str(ROOT / ".venv" / "bin" / "movierec")
 SETTINGS = {"synthetic": TINY_SYNTHETIC, "models": TINY_MODELS,
             "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0}}
+ENV = {**os.environ, "FEAST_USAGE": "False"}
 STEP_FINISHED = re.compile(r"step (\w+) finished in ([0-9.]+) s")
 
 
@@ -82,20 +83,12 @@ def kill_during(workdir: Path, step: str, after: float, log: Path) -> float:
     return time.perf_counter() - start
 
 
-def config(workdir: Path):
-    from jobs.cli import _set_overrides
-    from conf import load_config
-
-    return load_config("local", {"workdir": str(workdir), **_set_overrides([s.split("=", 1)[1] for s in flat(SETTINGS)])},
-                       environ={})
-
-
 def published(workdir: Path, version: str) -> dict[tuple[str, str], tuple[list[int], list[str]]]:
     """Every list of `version` in the workdir's store: (variant, user) -> (movie ids, items)."""
     from jobs.lake_query import run_sql
     from serving.store import OnlineLists, open_store
 
-    cfg = config(workdir)
+    cfg = tiny_config(workdir)
     users = [str(row[0]) for row in run_sql(
         cfg, "SELECT DISTINCT user_id FROM gold.ranked_lists WHERE run_id = 'r1' AND split = 'full' "
              "AND user_id >= 0").rows] + ["__fallback__"]
@@ -111,7 +104,7 @@ def published(workdir: Path, version: str) -> dict[tuple[str, str], tuple[list[i
 def live(workdir: Path) -> str | None:
     from serving.store import OnlineLists, open_store
 
-    manifest = OnlineLists(open_store(config(workdir))).manifest()
+    manifest = OnlineLists(open_store(tiny_config(workdir))).manifest()
     return manifest.version if manifest else None
 
 
@@ -150,8 +143,6 @@ def main() -> None:
         print(f"| {step} | {after:.1f} / {into_run:.1f} | {serving} | {rerun:.1f} | {same_ids}/{len(expected)} "
               f"| {same_items}/{len(expected)} |", flush=True)
 
-
-ENV = {**os.environ, "FEAST_USAGE": "False"}
 
 if __name__ == "__main__":
     main()

@@ -68,7 +68,7 @@ def user_tables(spark: SparkSession, cfg: Config) -> list[Target]:
     """Every table of the lake that holds users' rows (found by its columns, so a new table is covered too)."""
     targets = []
     for path in lake.delta_tables(spark, cfg.lake_root):
-        name = ".".join(path.rstrip("/").split("/")[-2:])
+        name = ".".join(lake.layer_and_name(path))
         columns = lake.read(spark, path).columns
         match = ("all" if name == ALL_ROWS else S.USER_ID if S.USER_ID in columns
                  else S.PAYLOAD if S.PAYLOAD in columns else None)
@@ -104,7 +104,7 @@ def _delete(spark: SparkSession, target: Target, ids: list[int]) -> int:
     table = DeltaTable.forPath(spark, target.path)
     if target.match == "all":
         table.delete()
-        return int((table.history(1).select("operationMetrics").first()[0] or {}).get("numDeletedRows", 0))
+        return lake.last_written_rows(spark, target.path, "numDeletedRows")
     users = spark.createDataFrame([(uid,) for uid in ids], f"{S.USER_ID} bigint")
     metrics = (table.alias("t").merge(users.alias("s"), _user_of(target.match, "t") == F.col(f"s.{S.USER_ID}"))
                .whenMatchedDelete().execute().first())
@@ -121,17 +121,13 @@ def _purge(spark: SparkSession, path: str) -> None:
     properties = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
     if properties.get("delta.enableDeletionVectors") == "true":
         spark.sql(f"REORG TABLE delta.`{path}` APPLY (PURGE)")
-    check = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(check, "true")
-    spark.conf.set(check, "false")
-    try:
-        spark.sql(f"VACUUM delta.`{path}` LITE RETAIN 0 HOURS").collect()
-    except Exception as exc:  # py4j's error, whatever Delta raised: only this one is expected
-        if "DELTA_CANNOT_VACUUM_LITE" not in str(exc):
-            raise
-        DeltaTable.forPath(spark, path).vacuum(0.0)
-    finally:
-        spark.conf.set(check, previous)
+    with lake.retention_check_lifted(spark):
+        try:
+            spark.sql(f"VACUUM delta.`{path}` LITE RETAIN 0 HOURS").collect()
+        except Exception as exc:  # py4j's error, whatever Delta raised: only this one is expected
+            if "DELTA_CANNOT_VACUUM_LITE" not in str(exc):
+                raise
+            DeltaTable.forPath(spark, path).vacuum(0.0)
 
 
 def _forget_in_runs(cfg: Config) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -90,11 +93,30 @@ def _merged_rows(metrics, name: str) -> int:
     return int(metrics[name] or 0) if metrics is not None and name in metrics.asDict() else 0
 
 
-def last_written_rows(spark: SparkSession, path: str) -> int:
-    """Rows the table's latest commit wrote, from its metrics: counting the written frame again would
-    recompute it (a whole scoring pass) or need it cached."""
+def last_written_rows(spark: SparkSession, path: str, metric: str = "numOutputRows") -> int:
+    """Rows the table's latest commit wrote (or, with `metric="numDeletedRows"`, deleted), from its metrics:
+    counting the written frame again would recompute it (a whole scoring pass) or need it cached."""
     metrics = DeltaTable.forPath(spark, path).history(1).select("operationMetrics").first()[0] or {}
-    return int(metrics.get("numOutputRows", 0))
+    return int(metrics.get(metric, 0))
+
+
+@contextmanager
+def retention_check_lifted(spark: SparkSession) -> Iterator[None]:
+    """Delta's 7-day minimum VACUUM window lifted for the calls in the block only (retention and erasure choose
+    their own windows), then put back as it was."""
+    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    previous = spark.conf.get(check, "true")
+    spark.conf.set(check, "false")
+    try:
+        yield
+    finally:
+        spark.conf.set(check, previous)
+
+
+def layer_and_name(path: str) -> tuple[str, str]:
+    """("silver", "interactions") for a table at `<lake_root>/silver/interactions`."""
+    layer, name = path.rstrip("/").split("/")[-2:]
+    return layer, name
 
 
 def version(spark: SparkSession, path: str) -> int:

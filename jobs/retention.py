@@ -127,7 +127,7 @@ def _delete_gold_rows(cfg: Config, spark: SparkSession, kept: list[str]) -> dict
 
     deleted = {}
     for path in lake.delta_tables(spark, cfg.lake_root):
-        layer, name = path.rstrip("/").split("/")[-2:]
+        layer, name = lake.layer_and_name(path)
         if layer != "gold":
             continue
         table = DeltaTable.forPath(spark, path)
@@ -137,8 +137,7 @@ def _delete_gold_rows(cfg: Config, spark: SparkSession, kept: list[str]) -> dict
         if table.toDF().where(stale).isEmpty():
             continue
         table.delete(stale)
-        metrics = table.history(1).select("operationMetrics").first()[0] or {}
-        deleted[name] = int(metrics.get("numDeletedRows", 0))
+        deleted[name] = lake.last_written_rows(spark, path, "numDeletedRows")
     return deleted
 
 
@@ -175,13 +174,10 @@ def _vacuum(cfg: Config, spark: SparkSession, hours: float) -> list[str]:
     it keeps `retention.days` and a removed run's rows leave the disk at once. Below Delta's 7-day safety
     default the check is lifted for these calls only: the windows come from the runs that read the tables,
     and runs do not overlap (the pipeline DAG runs one at a time)."""
-    check = "spark.databricks.delta.retentionDurationCheck.enabled"
-    previous = spark.conf.get(check, "true")
-    spark.conf.set(check, "false")
     tables = lake.delta_tables(spark, cfg.lake_root)
-    try:
+    with lake.retention_check_lifted(spark):
         for path in tables:
-            layer = path.rstrip("/").split("/")[-2]
+            layer, _ = lake.layer_and_name(path)
             window = cfg.retention.days * 24.0 if layer == "gold" else hours
             # Log files past the window go at a checkpoint; whole days, so the property (a commit) rarely changes.
             log_days = f"interval {max(1, math.ceil(window / 24))} days"
@@ -190,6 +186,4 @@ def _vacuum(cfg: Config, spark: SparkSession, hours: float) -> list[str]:
                 spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.logRetentionDuration' = '{log_days}')")
             # LITE: the files to delete come from the log, not from listing the table's folder.
             spark.sql(f"VACUUM delta.`{path}` LITE RETAIN {math.ceil(window * 60) / 60:.4f} HOURS").collect()
-    finally:
-        spark.conf.set(check, previous)
     return tables
