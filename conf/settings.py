@@ -184,6 +184,7 @@ class RankerConfig(_Strict):
     num_workers: int = Field(2, gt=0)               # Spark tasks that train it together
     store_features: bool = True                     # also the users' feature-store values, joined point-in-time
     max_candidates: int = Field(0, ge=0)            # per user, the best by rank fusion that the ranker scores; 0 = all
+    refit_on_full: bool = False                     # full split: refit stage 1 and the ranker instead of shipping eval's
 
 
 class SlotsConfig(_Strict):

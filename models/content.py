@@ -35,8 +35,9 @@ class ContentTfidf(CandidateGenerator):
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
         # Profiles are built per batch: kept for every user they would be users x vocabulary (gigabytes at a
         # million users), where the history they come from is at most `history` entries a user.
-        profiles = self.history[np.maximum(user_idx, 0)] @ self.item_vectors
-        scores = (profiles @ self.item_vectors.T).toarray().astype(np.float32)
+        # Sparse items x dense profiles: a sparse x sparse product with a dense result was 4-5x slower.
+        profiles = (self.history[np.maximum(user_idx, 0)] @ self.item_vectors).T.toarray()
+        scores = np.ascontiguousarray((self.item_vectors @ profiles).T, dtype=np.float32)
         scores[user_idx < 0] = -np.inf
         return scores
 

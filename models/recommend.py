@@ -60,11 +60,12 @@ class FittedModels:
         return cache[key]
 
 
-def score_candidates(models: FittedModels, user_idx: np.ndarray):
-    """(Candidates, ranker scores per candidate row). With `ranker_candidates`, only each user's best that
-    many candidates by rank fusion reach the ranker (and the returned rows): the ranker's cost is rows x trees."""
+def score_candidates(models: FittedModels, user_idx: np.ndarray, with_reference: bool = True):
+    """(Candidates, ranker scores per candidate row); the reference generators' lists too `with_reference`.
+    With `ranker_candidates`, only each user's best that many candidates by rank fusion reach the ranker (and
+    the returned rows): the ranker's cost is rows x trees."""
     cands = candidates(models.generators, models.context, models.train, user_idx, models.n_candidates,
-                       list(models.generators), models.reference)
+                       list(models.generators), models.reference if with_reference else None)
     if models.ranker is None:
         return cands, rank_fusion(cands.rows, list(models.generators))
     if models.ranker_candidates:
@@ -85,7 +86,7 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray, with_candidates:
     that is the fallback list. The whole batch is ranked, reranked and explained at once.
     """
     user_idx = models.train.user_index(user_ids)
-    cands, scores = score_candidates(models, user_idx)
+    cands, scores = score_candidates(models, user_idx, with_reference=with_candidates)
     scores = _popularity_for_unknown(cands.rows, user_idx, scores)
     item_ids = models.train.item_ids
     frames = [_rows(name, user_ids, items, best, item_ids) for name, (items, best) in cands.lists.items()] if with_candidates else []
