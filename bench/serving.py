@@ -14,7 +14,9 @@ same online store, same users, same run.
    `--connections` connections, measures each server's saturation throughput.
 3. With `--during-publish`, a last row for the multi-worker API: a new version (same size) is published
    while vegeta reads at the first rate; it counts degraded and fallback answers and the slowest.
-4. Prints p50/p95/p99 latency, throughput and errors per server and rate, saturation, and the ratios.
+4. The multi-worker API runs twice: with its exposure log on (the default: every served list appended to
+   `serving.exposure_log`) and off; the p99 ratio shows what logging costs (`--skip-exposure-off` skips it).
+5. Prints p50/p95/p99 latency, throughput and errors per server and rate, saturation, and the ratios.
 
 vegeta: `go install github.com/tsenart/vegeta/v12@v12.13.0` (found on PATH or in ~/go/bin); wrk: Debian's.
 """
@@ -191,6 +193,8 @@ def main() -> None:
     parser.add_argument("--during-publish", action="store_true",
                         help="also measure the multi-worker API while a new version is published")
     parser.add_argument("--skip-feast", action="store_true", help="leave `feast serve` out")
+    parser.add_argument("--skip-exposure-off", action="store_true",
+                        help="leave out the multi-worker API with its exposure log off (the on/off comparison)")
     parser.add_argument("--reuse", action="store_true", help="serve the version already published in --workdir")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per server and rate: medians reported")
     parser.add_argument("--seed", type=int, default=7)
@@ -250,6 +254,10 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
         many: ([*movierec, "--workers", str(args.workers)], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
         "movierec API x1": ([*movierec, "--workers", "1"], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
     }
+    quiet = f"{many}, no exposure log"
+    if not args.skip_exposure_off:
+        servers[quiet] = ([*movierec, "--workers", str(args.workers), "--set", "serving.exposure_log=null"],
+                          f"http://127.0.0.1:{ours_port}/ready", ours_targets)
     if not args.skip_feast:
         servers["feast serve"] = (
             [str(Path(sys.executable).parent / "feast"), "serve", "--host", "127.0.0.1", "--port", str(feast_port),
@@ -296,6 +304,12 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
         if "degraded" in r:
             print(f"during the publish of a new version: {r['degraded']} degraded, {r['fallback']} fallback answers "
                   f"(about 5% of users are unknown), versions served {r['versions']}, slowest {r['max_ms']:.1f} ms")
+    if not args.skip_exposure_off:
+        print("\nexposure log on / off, p99 (within 10% is the target):")
+        for rate in rates:
+            on, off = (next(r for r in results if r["server"] == name and r["target_rate"] == rate and "degraded" not in r)
+                       for name in (many, quiet))
+            print(f"  {rate:>5}/s: on {on['p99_ms']:.2f} ms, off {off['p99_ms']:.2f} ms, ratio {on['p99_ms'] / off['p99_ms']:.2f}")
     if saturated:
         print(f"\nsaturation (wrk, closed loop, {args.connections} connections, median of {args.repeats} x "
               f"{args.saturation:.0f} s, min-max): " + ", ".join(

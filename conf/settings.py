@@ -254,6 +254,17 @@ class ExperimentConfig(_Strict):
 
     name: str
     variants: dict[str, VariantConfig] = Field(min_length=1)
+    # The readout (movierec experiment report, jobs/experiments/report.py):
+    primary_metric: Literal["click_through", "watches_of_shown", "watch_hours_of_shown"] = "watches_of_shown"
+    window_days: float = Field(7.0, gt=0)               # an event counts for a list shown at most this long before it
+    pre_days: float = Field(28.0, gt=0)                 # CUPED's covariate: the same behaviour this long before exposure
+    min_detectable_effect: float = Field(0.02, gt=0)    # relative to control: the smallest lift worth shipping
+    max_days: float = Field(28.0, gt=0)                 # the longest the experiment may run before it is called
+    alpha: float = Field(0.05, gt=0, lt=1)
+    # The readout also post-stratifies by this: "activity" (terciles of the primary metric's pre-period value) or a
+    # column of silver.users (e.g. gender, age). Assignment needs no strata: the hash is independent of every user
+    # attribute, so each stratum splits by the weights (tests/unit/test_variants.py).
+    strata: str = "activity"
 
     @model_validator(mode="after")
     def _names_are_keys(self) -> ExperimentConfig:
@@ -281,6 +292,11 @@ class ServingConfig(_Strict):
     contexts: list[str] = Field(default_factory=lambda: ["home", "detail", "search", "email"])
     poster_base_url: str = "https://image.tmdb.org/t/p/w185"   # baked into the published items at publish time
     workers: int = Field(0, ge=0)                  # API processes, shared-nothing; 0: one per core
+    # Where each served list is logged (day-partitioned JSON lines; ingest lands them in silver.exposures);
+    # null: no exposure log.
+    exposure_log: str | None = None
+    exposure_flush_seconds: float = Field(1.0, gt=0)
+    exposure_max_buffer: int = Field(100_000, gt=0)   # records held while the sink fails; older ones are dropped
 
     @model_validator(mode="after")
     def _default_k_fits(self) -> ServingConfig:

@@ -17,6 +17,13 @@ EVENT_MONTH = "event_month"  # yyyy-MM, the partition column of silver interacti
 
 EVENT_TYPES = ("view", "click", "watch", "rating", "skip", "dismiss")
 
+# Exposures: what the API served (serving/exposures.py).
+EXPOSURE_ID = "exposure_id"
+SERVED_AT = "served_at"
+SERVED_DATE = "served_date"    # the partition column of silver exposures
+EXPERIMENT = "experiment"
+VARIANT = "variant"            # as assigned by the hash: what an intention-to-treat readout groups by
+
 # Lineage columns on bronze, silver and quarantine rows.
 BATCH_ID = "batch_id"
 SOURCE = "source"

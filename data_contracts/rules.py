@@ -56,6 +56,18 @@ def user_rules() -> list[tuple[str, Column]]:
     ]
 
 
+def exposure_rules() -> list[tuple[str, Column]]:
+    return [
+        ("unparseable_row", F.col("_parsed").isNull()),
+        ("missing_exposure_id", F.col(S.EXPOSURE_ID).isNull() | (F.length(S.EXPOSURE_ID) == 0)),
+        ("invalid_user_id", F.col(S.USER_ID).isNull() | (F.col(S.USER_ID) < 0)),
+        ("missing_variant", F.col(S.EXPERIMENT).isNull() | F.col(S.VARIANT).isNull() | (F.length(S.VARIANT) == 0)),
+        ("invalid_served_at", F.col(S.SERVED_AT).isNull()),
+        ("served_at_in_future", F.col(S.SERVED_AT) > F.current_timestamp() + F.expr(FUTURE_TOLERANCE)),
+        ("invalid_movie_ids", F.col("movie_ids").isNull() | F.exists("movie_ids", lambda m: m.isNull() | (m < 0))),
+    ]
+
+
 def first_failure(rules: list[tuple[str, Column]]) -> Column:
     """A string column: the name of the first rule the row fails, or null if it passes all."""
     reason = F.lit(None).cast("string")

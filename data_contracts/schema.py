@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pyspark.sql import types as T
 
-from data_contracts.columns import DEVICE, EVENT_ID, EVENT_TYPE, MOVIE_ID, TS, USER_ID, VALUE, WATCH_SECONDS
+from data_contracts.columns import (DEVICE, EVENT_ID, EVENT_TYPE, EXPERIMENT, EXPOSURE_ID, MOVIE_ID, SERVED_AT, TS, USER_ID,
+                                    VALUE, VARIANT, WATCH_SECONDS)
 
 EVENT_SCHEMA = T.StructType(
     [
@@ -49,5 +50,21 @@ USER_SCHEMA = T.StructType(
         T.StructField("age", T.IntegerType(), True),
         T.StructField("occupation", T.StringType(), True),
         T.StructField("signup_ts", T.TimestampType(), True),
+    ]
+)
+
+EXPOSURE_SCHEMA = T.StructType(
+    [
+        T.StructField(EXPOSURE_ID, T.StringType(), False),
+        T.StructField(USER_ID, T.LongType(), False),
+        T.StructField(EXPERIMENT, T.StringType(), False),
+        T.StructField(VARIANT, T.StringType(), False),
+        T.StructField("served_variant", T.StringType(), True),
+        T.StructField("version", T.StringType(), True),
+        T.StructField("context", T.StringType(), True),
+        T.StructField("movie_ids", T.ArrayType(T.LongType()), False),
+        T.StructField("fallback", T.BooleanType(), True),
+        T.StructField("degraded", T.BooleanType(), True),
+        T.StructField(SERVED_AT, T.TimestampType(), False),
     ]
 )

@@ -49,6 +49,8 @@ CONTRACTS = {
         "movies", S.MOVIE_ID, not_null=("title",),
         ranges=(Range("runtime", 0, MAX_RUNTIME_MINUTES), Range("vote_average", 0, 10), Range("year", 1870, 2100))),
     "users": Contract("users", S.USER_ID, ranges=(Range(S.USER_ID, 0), Range("age", 0, MAX_AGE))),
+    "exposures": Contract("exposures", S.EXPOSURE_ID, not_null=(S.USER_ID, S.EXPERIMENT, S.VARIANT, S.SERVED_AT, "movie_ids"),
+                          ranges=(Range(S.USER_ID, 0),)),
 }
 
 

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
                             help="erase users from the lake, runs, Feast and the online store; ingest then drops them")
     forget.add_argument("--user", type=_user_id, action="append", required=True, metavar="ID",
                         help="a user id to forget (repeat for several)")
+    experiment = sub.add_parser("experiment", help="A/B experiment readouts")
+    readouts = experiment.add_subparsers(dest="action", required=True)
+    report = readouts.add_parser("report", parents=[common],
+                                 help="per variant: exposure, sample ratio, lifts with Welch and CUPED intervals, a decision")
+    report.add_argument("--experiment", help="experiment name (default: experiment.name)")
+    report.add_argument("--since", type=_day, help="only exposures from this day on (YYYY-MM-DD)")
     return parser
 
 
@@ -151,6 +157,12 @@ def _run(args: argparse.Namespace) -> dict | None:
     if jvm_log:
         log.info("Spark's own output goes to %s (--verbose shows it here)", jvm_log)
     spark = get_spark(cfg, jvm_log, log_level="WARN")  # Spark's default level: what one reads when a run fails
+    if args.command == "experiment":
+        from jobs.experiments.report import experiment_report, markdown
+
+        since = datetime(args.since.year, args.since.month, args.since.day, tzinfo=UTC) if args.since else None
+        print(markdown(experiment_report(cfg, spark, args.experiment, since)))   # the page, decision last
+        return None
     if args.command == "pipeline":
         from jobs.pipeline import run_pipeline
 

@@ -33,12 +33,14 @@ from conf import Config
 from data_contracts import rules, suites
 from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
-from jobs import lake, suppression
+from jobs import lake
+from jobs.bronze import LINEAGE, Landing, from_json_or_null, to_bronze
 from jobs.errors import ContractViolation, PipelineError
+from jobs.exposures import ingest_exposures
+from jobs.quarantine import check_bad_share, check_rows, quarantine
 from jobs.sources import movielens, synthetic, tmdb
-from jobs.sources.files import event_files, list_files, parquet_by_schema, write_jsonl
+from jobs.sources.files import list_files, write_jsonl
 
-LINEAGE = (S.BATCH_ID, S.SOURCE, S.INGESTED_AT)
 HELD = "held_events"
 
 
@@ -58,17 +60,6 @@ class Interval:
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=n) for n in range((self.end - self.start).days)]
-
-
-@dataclass(frozen=True)
-class Landing:
-    """Where one source's files are and how their lines are laid out."""
-
-    source: str
-    events_path: str    # a file, or a log folder split by arrival day: dt=YYYY-MM-DD/
-    events_format: str  # jsonl | ml_csv | ml_dat | files (JSON lines, CSV and Parquet, each row read as JSON)
-    movies_path: str    # JSON lines, TMDB-shaped
-    users_path: str | None
 
 
 @dataclass(frozen=True)
@@ -147,51 +138,6 @@ def _unchanged(cfg: Config, table: str, files: str) -> TableCounts | None:
                        unchanged_since=previous["batch_id"])
 
 
-def _raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
-    """(payload, source_file) for every row of `paths`: lines as they are, or for `files`, CSV and
-    Parquet rows turned into JSON objects (CSV files each read on their own: their columns may differ;
-    Parquet files in one read per schema: a day-partitioned log has hundreds of files of one schema)."""
-    empty = spark.createDataFrame([], f"{S.PAYLOAD} string, {S.SOURCE_FILE} string")
-    if fmt != "files":
-        return spark.read.text(paths).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE)) if paths else empty
-    found = event_files(paths)
-    frames = [spark.read.text(found["json"]).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE))
-              ] if found["json"] else []
-    for path in found["csv"]:
-        frames.append(spark.read.csv(path, header=True, mode="PERMISSIVE", inferSchema=False)
-                      .select(F.to_json(F.struct("*")).alias(S.PAYLOAD), F.lit(path).alias(S.SOURCE_FILE)))
-    for group in parquet_by_schema(found["parquet"]):
-        frames.append(spark.read.parquet(*group).select(F.to_json(F.struct("*")).alias(S.PAYLOAD),
-                                                        F.input_file_name().alias(S.SOURCE_FILE)))
-    for frame in frames:
-        empty = empty.unionByName(frame)
-    return empty
-
-
-def _to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fmt: str, landing: Landing,
-               batch_id: str) -> tuple[DataFrame, int]:
-    """Land the lines of `paths` as bronze batch `batch_id`; return its rows and how many lines of forgotten users
-    (events and users only, see jobs/suppression.py) were dropped on the way."""
-    lines = _raw_lines(spark, paths, fmt)
-    if fmt == "ml_csv":
-        lines = lines.where(F.col(S.PAYLOAD) != movielens.RATINGS_CSV_HEADER)
-    lines = lines.where(F.length(F.trim(S.PAYLOAD)) > 0)
-    suppressed = 0
-    if name in ("events", "users"):
-        lines, suppressed = suppression.drop_suppressed(spark, cfg, lines)
-    bronze = lines.select(
-        S.PAYLOAD,
-        F.lit(fmt).alias(S.PAYLOAD_FORMAT),
-        S.SOURCE_FILE,
-        F.lit(batch_id).alias(S.BATCH_ID),
-        F.lit(landing.source).alias(S.SOURCE),
-        F.current_timestamp().alias(S.INGESTED_AT),
-    )
-    target = cfg.table_path("bronze", name)
-    lake.replace_partition(bronze, target, S.BATCH_ID, batch_id, partition_by=[S.BATCH_ID])
-    return lake.read(spark, target).where(F.col(S.BATCH_ID) == batch_id), suppressed
-
-
 def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
     """Bronze event lines -> typed event columns plus `_parsed` (null when the line is unreadable)."""
     payload = F.col(S.PAYLOAD)
@@ -202,7 +148,7 @@ def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
             T.StructField(S.VALUE, T.StringType()), T.StructField(S.WATCH_SECONDS, T.StringType()),
             T.StructField(S.DEVICE, T.StringType()), T.StructField(S.TS, T.StringType()),
         ])
-        parsed = bronze.withColumn("_parsed", _from_json_or_null(payload, fields))
+        parsed = bronze.withColumn("_parsed", from_json_or_null(payload, fields))
         return parsed.select(
             "*",
             F.col(f"_parsed.{S.EVENT_ID}").alias(S.EVENT_ID),
@@ -235,13 +181,6 @@ def parse_events(bronze: DataFrame, fmt: str) -> DataFrame:
     )
 
 
-def _from_json_or_null(payload, fields: T.StructType):
-    """from_json that yields null (not a struct of nulls) for a line that is not a JSON object."""
-    with_corrupt = T.StructType(fields.fields + [T.StructField("_corrupt_record", T.StringType())])
-    parsed = F.from_json(payload, with_corrupt, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"})
-    return F.when(parsed.isNotNull() & parsed["_corrupt_record"].isNull(), parsed)
-
-
 def parse_movies(bronze: DataFrame) -> DataFrame:
     """TMDB-shaped JSON documents -> silver movie columns (MOVIE_SCHEMA) plus `_parsed`."""
     named = T.ArrayType(T.StructType([T.StructField("name", T.StringType())]))
@@ -261,7 +200,7 @@ def parse_movies(bronze: DataFrame) -> DataFrame:
         T.StructField("deleted", T.StringType()), T.StructField("updated_at", T.StringType()),
     ])
     p = "_parsed"
-    parsed = bronze.withColumn(p, _from_json_or_null(F.col(S.PAYLOAD), doc))
+    parsed = bronze.withColumn(p, from_json_or_null(F.col(S.PAYLOAD), doc))
     release = F.to_date(F.try_to_timestamp(F.col(f"{p}.release_date")))
     directors = F.filter(F.col(f"{p}.credits.crew"), lambda c: c["job"] == "Director")
     deleted = F.coalesce(F.col(f"{p}.deleted").try_cast("boolean"), F.lit(False))
@@ -292,7 +231,7 @@ def parse_movies(bronze: DataFrame) -> DataFrame:
 def parse_users(bronze: DataFrame) -> DataFrame:
     doc = T.StructType([T.StructField(c, T.StringType()) for c in ("user_id", "gender", "age", "occupation", "signup_ts")])
     p = "_parsed"
-    parsed = bronze.withColumn(p, _from_json_or_null(F.col(S.PAYLOAD), doc))
+    parsed = bronze.withColumn(p, from_json_or_null(F.col(S.PAYLOAD), doc))
     return parsed.select(
         "*",
         F.col(f"{p}.user_id").try_cast("bigint").alias(S.USER_ID),
@@ -301,22 +240,6 @@ def parse_users(bronze: DataFrame) -> DataFrame:
         F.col(f"{p}.occupation").alias("occupation"),
         F.try_to_timestamp(F.col(f"{p}.signup_ts")).alias("signup_ts"),
     )
-
-
-def _check(parsed: DataFrame, table_rules) -> DataFrame:
-    """`parsed` plus the reason column, cached: rules are evaluated once per row (ts_in_future reads the clock)."""
-    return parsed.withColumn(S.REASON, rules.first_failure(table_rules)).cache()
-
-
-def _quarantine(cfg: Config, bad: DataFrame, table: str, batch_id: str) -> dict[str, int]:
-    rows = bad.select(
-        F.lit(table).alias(S.TABLE), S.REASON, S.PAYLOAD, S.SOURCE_FILE, S.BATCH_ID, S.SOURCE, S.INGESTED_AT,
-    )
-    target = cfg.table_path("quarantine", "rows")
-    rows.write.format("delta").mode("overwrite").option(
-        "replaceWhere", f"{S.BATCH_ID} = '{batch_id}' AND {S.TABLE} = '{table}'"
-    ).partitionBy(S.TABLE).save(target)
-    return {r[S.REASON]: r["count"] for r in bad.groupBy(S.REASON).count().collect()}
 
 
 def _previous_volumes(cfg: Config) -> dict:
@@ -337,16 +260,6 @@ def _min_rows(cfg: Config, table: str, batch_id: str) -> int:
     if previous is None or previous["batch_id"] == batch_id:
         return 1
     return max(1, math.ceil(previous["landed"] * cfg.contracts.min_volume_ratio))
-
-
-def _check_bad_share(cfg: Config, table: str, batch_id: str, read: int, by_rule: dict[str, int]) -> None:
-    quarantined = sum(by_rule.values())
-    if read and quarantined / read > cfg.contracts.max_quarantine_share:
-        worst = ", ".join(f"{rule} {n}" for rule, n in sorted(by_rule.items(), key=lambda kv: -kv[1])[:3])
-        raise ContractViolation(
-            f"{table}: {quarantined} of {read} rows of batch {batch_id} failed the row rules ({worst}), above "
-            f"contracts.max_quarantine_share {cfg.contracts.max_quarantine_share:.0%}: a broken feed or a schema "
-            f"change. The rows are in quarantine; silver.{table} was not changed.")
 
 
 def _hold_unknown_movies(spark: SparkSession, cfg: Config, events: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
@@ -380,10 +293,10 @@ def _settle_held(spark: SparkSession, cfg: Config, hold: DataFrame, released: li
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
                 key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "",
                 fresh_after: datetime | None = None, versioned: bool = False, check_volume: bool = True) -> TableCounts:
-    checked = _check(parsed, table_rules)
+    checked = check_rows(parsed, table_rules)
     read = checked.count()
-    by_rule = _quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
-    _check_bad_share(cfg, name, batch_id, read, by_rule)
+    by_rule = quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
+    check_bad_share(cfg, name, batch_id, read, by_rule)
     quarantined = sum(by_rule.values())
     valid_rows = read - quarantined
     valid = checked.where(F.col(S.REASON).isNull()).select(*[f.name for f in schema.fields], *LINEAGE)
@@ -452,7 +365,7 @@ def _tmdb_changes(cfg: Config, spark: SparkSession, interval: Interval, landing:
     result: dict = {"since": since.isoformat(), "until": interval.end.isoformat(), "fetched": fetched}
     if fetched["written"] + fetched["deleted"]:
         changes_batch = f"{batch_id}-tmdb"
-        bronze, _ = _to_bronze(spark, cfg, "movies", [str(out)], "json", landing, changes_batch)
+        bronze, _ = to_bronze(spark, cfg, "movies", [str(out)], "json", landing, changes_batch)
         result |= asdict(_land_table(cfg, spark, "movies", parse_movies(bronze), rules.movie_rules(), MOVIE_SCHEMA,
                                      S.MOVIE_ID, changes_batch, insert_only=False, dedupe_order="updated_at",
                                      versioned=True, check_volume=False))
@@ -479,14 +392,14 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None,
     # Movies and users are snapshots: a daily ingest reads them again only when their files changed.
     movie_files = fingerprint([landing.movies_path])
     report["tables"]["movies"] = asdict((interval and _unchanged(cfg, "movies", movie_files)) or _land_table(
-        cfg, spark, "movies", parse_movies(_to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)[0]),
+        cfg, spark, "movies", parse_movies(to_bronze(spark, cfg, "movies", [landing.movies_path], "json", landing, batch_id)[0]),
         rules.movie_rules(), MOVIE_SCHEMA, S.MOVIE_ID, batch_id, insert_only=False, dedupe_order="updated_at",
         versioned=True, files=movie_files))
 
     if interval and cfg.source.tmdb_changes:
         report["tmdb"] = _tmdb_changes(cfg, spark, interval, landing, batch_id, tmdb_client)
 
-    events_bronze, suppressed = _to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
+    events_bronze, suppressed = to_bronze(spark, cfg, "events", events, landing.events_format, landing, batch_id)
     report["tables"]["interactions"] = asdict(replace(_land_table(
         cfg, spark, "interactions", parse_events(events_bronze, landing.events_format), rules.event_rules(),
         EVENT_SCHEMA, S.EVENT_ID, batch_id, insert_only=True, fresh_after=_fresh_after(cfg, interval)),
@@ -500,6 +413,10 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None,
         report["tables"]["users"] = asdict(_land_table(
             cfg, spark, "users", _users_from_events(spark, cfg, batch_id), rules.user_rules(), USER_SCHEMA, S.USER_ID,
             batch_id, insert_only=False))
+    # What the API served (serving/exposures.py), for experiment readouts: the interval's days, or the whole log.
+    exposures = ingest_exposures(cfg, spark, batch_id, interval.days() if interval else None)
+    if exposures is not None:
+        report["tables"]["exposures"] = exposures
     if interval:
         _log_interval(cfg, spark, interval, batch_id, report)
     return report
@@ -530,7 +447,7 @@ def ingested_days(cfg: Config, spark: SparkSession) -> set[date]:
 
 
 def _land_users(spark: SparkSession, cfg: Config, landing: Landing, batch_id: str, files: str) -> TableCounts:
-    bronze, suppressed = _to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id)
+    bronze, suppressed = to_bronze(spark, cfg, "users", [landing.users_path], "json", landing, batch_id)
     counts = _land_table(cfg, spark, "users", parse_users(bronze), rules.user_rules(), USER_SCHEMA, S.USER_ID, batch_id,
                          insert_only=False, files=files)
     return replace(counts, suppressed=suppressed)

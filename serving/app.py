@@ -5,6 +5,7 @@ movies and movie cards, with a flagged fallback for unknown users and for a stor
 import gc
 import hmac
 import os
+import socket
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Annotated
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from conf import Config
+from serving.exposures import ExposureLog, FileSink
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.reader import Published, Reader, StoreUnavailable
 from serving.responses import envelope, poster
@@ -94,6 +96,8 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
     metrics = Metrics(metrics_dir)
     reader = Reader(lists if lists is not None else OnlineLists(open_store(cfg)), serving.manifest_ttl_seconds,
                     serving.store_timeout_ms / 1000, metrics)
+    sink = FileSink(serving.exposure_log, f"{socket.gethostname()}-{os.getpid()}") if serving.exposure_log else None
+    exposures = ExposureLog(sink, metrics, serving.exposure_flush_seconds, serving.exposure_max_buffer)
     Context = Enum("Context", {c: c for c in serving.contexts}, type=str)
     default_context = Context(serving.contexts[0])
     # The configured variants document the parameter; the manifest says which ones the served version has.
@@ -102,10 +106,11 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         async with reader.running():
-            # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it
-            # out of the collector's full passes, whose pauses otherwise land in the latency tail.
-            gc.freeze()
-            yield
+            with exposures.running():
+                # What start-up loaded (Feast, the registry, pydantic models) lives as long as the process: keep it
+                # out of the collector's full passes, whose pauses otherwise land in the latency tail.
+                gc.freeze()
+                yield
 
     app = FastAPI(title="movierec", version="1", lifespan=lifespan,
                   description="Precomputed, explained movie recommendations (read-only).")
@@ -146,7 +151,8 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
             raise HTTPException(status_code=422, detail=[{
                 "type": "enum", "loc": ["query", "variant"], "input": variant.value,
                 "msg": f"variant {variant.value!r} is not in the published version: it has {', '.join(manifest.variants)}"}])
-        chosen = variant.value if variant else assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
+        assigned = assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
+        chosen = variant.value if variant else assigned
         degraded = False
         try:
             personal = await reader.user_list(manifest, chosen, user_id)
@@ -159,6 +165,9 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
             metrics.fallbacks.labels("store_unavailable" if degraded else "unknown_user").inc()
         metrics.variants.labels(chosen, context.value).inc()
         served = personal or fallback
+        # Logged as assigned (intention to treat): a fallback or degraded answer is still this variant's exposure.
+        exposures.record(user_id, manifest.experiment, assigned, chosen, manifest.version, context.value,
+                         served.movie_ids[:k], personal is None, degraded)
         # The items were encoded at publish time (serving/responses.py): the body is spliced, not re-encoded.
         return json_response(envelope({
             "user_id": user_id, "version": manifest.version, "generated_at": served.generated_at or "",

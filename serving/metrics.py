@@ -27,7 +27,10 @@ class Metrics:
                                     ["kind"], registry=self.registry)
         self.variants = Counter("movierec_variant_responses", "Recommendation responses by experiment variant and context",
                                 ["variant", "context"], registry=self.registry)
-
+        self.exposures = Counter("movierec_exposures", "Served lists written to the exposure log", registry=self.registry)
+        self.exposure_errors = Counter("movierec_exposure_errors",
+                                       "Exposure records the log's sink failed to take (sink) or that were lost (dropped)",
+                                       ["kind"], registry=self.registry)
 
     def exposition(self) -> bytes:
         if self.multiprocess_dir is None:

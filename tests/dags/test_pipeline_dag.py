@@ -11,7 +11,13 @@ from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config
 
 def test_every_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"movierec_pipeline", "movierec_ingest", "movierec_rollback"} <= set(dagbag.dags)
+    assert {"movierec_pipeline", "movierec_ingest", "movierec_rollback", "movierec_experiment"} <= set(dagbag.dags)
+
+
+def test_experiment_readout_runs_when_silver_changes(dagbag):
+    dag = dagbag.dags["movierec_experiment"]
+    assert [t.task_id for t in dag.tasks] == ["report"]
+    assert "movierec_silver" in str(dag.timetable.asset_condition)
 
 
 def test_ingest_dag_is_daily_by_data_interval_and_updates_the_silver_asset(dagbag):

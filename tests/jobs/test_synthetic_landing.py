@@ -6,7 +6,8 @@ import pytest
 
 from conf.settings import SyntheticConfig
 from data_contracts import columns as S
-from jobs.ingest import _raw_lines, parse_events
+from jobs.bronze import raw_lines
+from jobs.ingest import parse_events
 from jobs.sources.files import parquet_by_schema, write_jsonl
 from jobs.sources.synthetic import write_synthetic
 
@@ -20,11 +21,11 @@ def test_parquet_rows_parse_like_their_json_lines(spark, tmp_path):
     parts = sorted(str(p) for p in paths["events"].rglob("*.parquet"))
     assert len(parquet_by_schema(parts)) == 1 and len(parts) > 20
 
-    from_parquet = parse_events(_raw_lines(spark, [str(paths["events"])], "files"), "files")
+    from_parquet = parse_events(raw_lines(spark, [str(paths["events"])], "files"), "files")
     # The same rows as the JSON lines the source used to write: nulls as null, floats as Python writes them.
     rows = [row for part in parts for row in pq.read_table(part).to_pylist()]
     jsonl = write_jsonl(tmp_path / "events.jsonl", rows)
-    from_json = parse_events(_raw_lines(spark, [str(jsonl)], "jsonl"), "jsonl")
+    from_json = parse_events(raw_lines(spark, [str(jsonl)], "jsonl"), "jsonl")
 
     def typed(frame):
         return sorted(tuple(r) for r in frame.select(*TYPED).collect())

@@ -33,3 +33,19 @@ def test_experiments_reshuffle_users():
 def test_buckets_are_in_the_unit_interval():
     values = [bucket("exp", u) for u in range(5000)]
     assert 0 <= min(values) and max(values) < 1
+
+
+@pytest.mark.parametrize("strata", ["activity tercile", "id mod 3", "id block"])
+def test_every_stratum_splits_by_the_weights(strata):
+    """Assignment stays a pure function of (experiment, user): balanced within any stratum a user attribute makes,
+    activity or one that follows the ids, so the readout can post-stratify without stratified assignment."""
+    from jobs.experiments.simulate import simulate
+    from jobs.experiments.stats import srm
+
+    users = simulate(30_000, seed=5, experiment="exp", weights={"a": 0.7, "b": 0.3})
+    groups = {"activity tercile": users["stratum"], "id mod 3": users["user_id"] % 3,
+              "id block": users["user_id"] // 10_000}[strata]
+    for _, cell in users.groupby(groups.to_numpy()):
+        counts = Counter(cell["variant"])
+        assert counts["a"] / len(cell) == pytest.approx(0.7, abs=0.015)
+        assert not srm({"a": counts["a"], "b": counts["b"]}, {"a": 0.7, "b": 0.3}).flagged
