@@ -44,7 +44,8 @@ def experiment_report(cfg: Config, spark: SparkSession, experiment: str | None =
                             + (f" since {since:%Y-%m-%d}" if since else ""))
     if weights is None:
         weights = ({v: c.weight for v, c in ec.variants.items()} if name == ec.name
-                   else {r[S.VARIANT]: 1.0 for r in exposures.select(S.VARIANT).distinct().collect()})
+                   else _recorded_weights(cfg, spark, name)
+                   or {r[S.VARIANT]: 1.0 for r in exposures.orderBy(S.SERVED_AT).select(S.VARIANT).distinct().collect()})
     variants = list(weights)
     control, treatments = variants[0], variants[1:]
     interactions = lake.read(spark, cfg.table_path("silver", "interactions"))
@@ -83,6 +84,17 @@ def experiment_report(cfg: Config, spark: SparkSession, experiment: str | None =
     _write_results(cfg, spark, report)
     report["mlflow_run_id"] = _log_mlflow(cfg, report, folder)
     return report
+
+
+def _recorded_weights(cfg: Config, spark: SparkSession, name: str) -> dict[str, float] | None:
+    """The weights of experiment `name` as its last readout recorded them: an experiment that is no longer the
+    configured one (experiment.variants changed for the next) is still read out against its own split."""
+    path = cfg.table_path("gold", "experiment_results")
+    if not lake.exists(spark, path):
+        return None
+    row = (lake.read(spark, path).where(F.col("experiment") == name).orderBy(F.col("as_of").desc())
+           .select("weights").first())
+    return json.loads(row["weights"]) if row else None
 
 
 def _with_stratum(spark: SparkSession, cfg: Config, outcomes: DataFrame) -> DataFrame:
@@ -218,11 +230,12 @@ def _write_results(cfg: Config, spark: SparkSession, report: dict) -> None:
                              int(e["n_control"]), int(e["n_treatment"]), e["mean_control"], e["mean_treatment"],
                              e["diff"], e["ci_low"], e["ci_high"], e["p_value"], e["relative_lift"],
                              e["variance_reduction"], report["srm"]["p_value"], bool(report["srm"]["flagged"]),
-                             decision["action"] if metric == report["primary_metric"] else None))
+                             decision["action"] if metric == report["primary_metric"] else None,
+                             json.dumps(report["weights"])))
     schema = ("experiment string, report_date string, as_of string, treatment string, control string, metric string, "
               "method string, n_control long, n_treatment long, mean_control double, mean_treatment double, diff double, "
               "ci_low double, ci_high double, p_value double, relative_lift double, variance_reduction double, "
-              "srm_p_value double, srm_flagged boolean, decision string")
+              "srm_p_value double, srm_flagged boolean, decision string, weights string")
     if rows:
         lake.replace_where(spark.createDataFrame(rows, schema), cfg.table_path("gold", "experiment_results"),
                            {"experiment": report["experiment"], "report_date": day}, ["experiment"])

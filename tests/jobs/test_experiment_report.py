@@ -80,6 +80,11 @@ def test_a_planted_lift_ships_with_cuped_narrower_and_everything_recorded(spark,
     assert report["mlflow_run_id"]
     experiment_report(cfg, spark)
     assert lake.read(spark, cfg.table_path("gold", "experiment_results")).count() == len(rows), "same day: replaced"
+    # The next experiment is configured with other variants and weights; this one keeps its results and split.
+    following = tiny_config(tmp_path, experiment={"name": "next-one", "variants": {"a": {"weight": 0.9}, "b": {"weight": 0.1}}})
+    again = experiment_report(following, spark, cfg.experiment.name)
+    assert again["weights"] == {"control": 0.5, "slots": 0.5} and not again["srm"]["flagged"]
+    assert lake.read(spark, cfg.table_path("gold", "experiment_results")).count() == len(rows)
 
 
 def test_no_lift_is_not_shipped_and_a_lossy_logger_trips_the_ratio_check(spark, tmp_path):
