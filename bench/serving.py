@@ -14,8 +14,8 @@ same online store, same users, same run.
    `--connections` connections, measures each server's saturation throughput.
 3. With `--during-publish`, a last row for the multi-worker API: a new version (same size) is published
    while vegeta reads at the first rate; it counts degraded and fallback answers and the slowest.
-4. The multi-worker API runs twice: with its exposure log on (the default: every served list appended to
-   `serving.exposure_log`) and off; the p99 ratio shows what logging costs (`--skip-exposure-off` skips it).
+4. What the exposure log costs: the multi-worker API with it on (the default: every served list appended to
+   `serving.exposure_log`) and off, both up at once, runs alternated, p99 compared (`--skip-exposure-off`).
 5. Prints p50/p95/p99 latency, throughput and errors per server and rate, saturation, and the ratios.
 
 vegeta: `go install github.com/tsenart/vegeta/v12@v12.13.0` (found on PATH or in ~/go/bin); wrk: Debian's.
@@ -194,7 +194,9 @@ def main() -> None:
                         help="also measure the multi-worker API while a new version is published")
     parser.add_argument("--skip-feast", action="store_true", help="leave `feast serve` out")
     parser.add_argument("--skip-exposure-off", action="store_true",
-                        help="leave out the multi-worker API with its exposure log off (the on/off comparison)")
+                        help="leave out the comparison of the multi-worker API with its exposure log on and off")
+    parser.add_argument("--exposure-repeats", type=int, default=6, help="runs per rate of each, in the on/off comparison")
+    parser.add_argument("--exposure-dir", help="where the logging server writes (default: under --workdir)")
     parser.add_argument("--reuse", action="store_true", help="serve the version already published in --workdir")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per server and rate: medians reported")
     parser.add_argument("--seed", type=int, default=7)
@@ -254,10 +256,7 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
         many: ([*movierec, "--workers", str(args.workers)], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
         "movierec API x1": ([*movierec, "--workers", "1"], f"http://127.0.0.1:{ours_port}/ready", ours_targets),
     }
-    quiet = f"{many}, no exposure log"
-    if not args.skip_exposure_off:
-        servers[quiet] = ([*movierec, "--workers", str(args.workers), "--set", "serving.exposure_log=null"],
-                          f"http://127.0.0.1:{ours_port}/ready", ours_targets)
+
     if not args.skip_feast:
         servers["feast serve"] = (
             [str(Path(sys.executable).parent / "feast"), "serve", "--host", "127.0.0.1", "--port", str(feast_port),
@@ -291,6 +290,7 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
 
+    exposure = None if args.skip_exposure_off else exposure_cost(args, movierec, env, paths, rates, scratch)
     print(f"\nmedians of {args.repeats} runs of {args.duration:.0f} s per rate and server (each after {args.warmup:.0f} s "
           f"of warm-up), p99 spread min-max; errors summed; {args.users:,} users; {cfg.feast.online_store} online store; "
           f"vegeta and wrk on the same {os.cpu_count()}-core machine; k=20")
@@ -304,12 +304,16 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
         if "degraded" in r:
             print(f"during the publish of a new version: {r['degraded']} degraded, {r['fallback']} fallback answers "
                   f"(about 5% of users are unknown), versions served {r['versions']}, slowest {r['max_ms']:.1f} ms")
-    if not args.skip_exposure_off:
-        print("\nexposure log on / off, p99 (within 10% is the target):")
-        for rate in rates:
-            on, off = (next(r for r in results if r["server"] == name and r["target_rate"] == rate and "degraded" not in r)
-                       for name in (many, quiet))
-            print(f"  {rate:>5}/s: on {on['p99_ms']:.2f} ms, off {off['p99_ms']:.2f} ms, ratio {on['p99_ms'] / off['p99_ms']:.2f}")
+    if exposure:
+        print(f"\nexposure log on / off ({many}, both servers up, runs alternated; median p99 of "
+              f"{args.exposure_repeats} runs each, min-max):")
+        for rate, (on, off) in exposure.items():
+            print(f"  {rate:>5}/s: p99 on {on['p99_ms']:.2f} ms ({on['p99_min_ms']:.2f}-{on['p99_max_ms']:.2f}), "
+                  f"off {off['p99_ms']:.2f} ms ({off['p99_min_ms']:.2f}-{off['p99_max_ms']:.2f}), "
+                  f"ratio {on['p99_ms'] / off['p99_ms']:.2f}; server CPU per request on {on['cpu_us']:.0f} us "
+                  f"({on['cpu_us_min']:.0f}-{on['cpu_us_max']:.0f}), off {off['cpu_us']:.0f} us "
+                  f"({off['cpu_us_min']:.0f}-{off['cpu_us_max']:.0f}), ratio {on['cpu_us'] / off['cpu_us']:.2f}; "
+                  f"records logged: {on['logged']:,}")
     if saturated:
         print(f"\nsaturation (wrk, closed loop, {args.connections} connections, median of {args.repeats} x "
               f"{args.saturation:.0f} s, min-max): " + ", ".join(
@@ -324,6 +328,65 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
                       f"p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}x, "
                       f"throughput {ours['throughput'] / max(theirs['throughput'], 1e-9):.2f}x")
     print(json.dumps({"rates": results, "saturation": saturated}, default=sorted))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (a server's supervisor and its workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def exposure_cost(args: argparse.Namespace, movierec: list[str], env: dict, paths: list[str], rates: list[int],
+                  scratch: Path) -> dict:
+    """p99 of the multi-worker API with its exposure log on and off. Both servers run at once on their own ports
+    and the runs alternate (on, off, off, on, ...), so the machine's drift over minutes falls on both alike."""
+    ports = {"on": 18082, "off": 18083}
+    log_dir = Path(args.exposure_dir or Path(args.workdir) / "exposure-bench")
+    shutil.rmtree(log_dir, ignore_errors=True)
+    settings = {"on": ["--set", f"serving.exposure_log={log_dir}"], "off": ["--set", "serving.exposure_log=null"]}
+    processes = {}
+    try:
+        for mode, port in ports.items():
+            command = [*movierec[:-2], "--port", str(port), "--workers", str(args.workers),   # movierec ends with its --port
+                       *settings[mode]]
+            processes[mode] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL, start_new_session=True)
+        for mode, port in ports.items():
+            wait_ready(f"http://127.0.0.1:{port}/ready", processes[mode])
+        out = {}
+        for rate in rates:
+            runs: dict[str, list] = {"on": [], "off": []}
+            cpu = {"on": [], "off": []}
+            for i in range(args.exposure_repeats):
+                for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                    targets = [{"method": "GET", "url": f"http://127.0.0.1:{ports[mode]}{p}"} for p in paths]
+                    warm = int(rate * args.warmup)
+                    attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
+                    before = cpu_seconds(processes[mode].pid)
+                    report = attack(targets[warm:warm + int(rate * args.duration)], rate, args.duration,
+                                    scratch / "targets.jsonl")
+                    cpu[mode].append((cpu_seconds(processes[mode].pid) - before) * 1e6 / max(report["requests"], 1))
+                    runs[mode].append(summary(f"exposure log {mode}", report))
+                    time.sleep(2)
+            out[rate] = tuple({**median_row(runs[m]), "cpu_us": statistics.median(cpu[m]),
+                               "cpu_us_min": min(cpu[m]), "cpu_us_max": max(cpu[m])} for m in ("on", "off"))
+    finally:
+        for process in processes.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+    logged = sum(1 for path in log_dir.glob("dt=*/*.jsonl") for _ in path.open())
+    for on, _ in out.values():
+        on["logged"] = logged
+    return out
 
 
 def during_publish(args: argparse.Namespace, cfg, targets: list[dict], rate: int, scratch: Path) -> dict:

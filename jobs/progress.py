@@ -180,7 +180,8 @@ def _features_rows(result: dict) -> str:
 
 def _train_rows(result: dict) -> str:
     ranker = result["ranker"]
-    labelled = f", ranker on {ranker['rows']:,} candidate rows" if "rows" in ranker else ""
+    labelled = (", the eval split's ranker" if ranker.get("from_split") == "eval"
+                else f", ranker on {ranker['rows']:,} candidate rows" if "rows" in ranker else "")
     return (f"{result['train_events']:,} events in; models of {result['train_users']:,} users x "
             f"{result['items']:,} movies{labelled}")
 

@@ -1,8 +1,10 @@
 """The exposure log: what each recommendation response showed, appended off the request path.
 
-A request adds one record to an in-memory buffer (a list append); a thread writes the buffer every
-`flush_seconds` as JSON lines to `<dir>/dt=<UTC day>/exposures-<worker>.jsonl`, so files rotate by day and
-each API process writes its own file (no locks between workers). Shutdown flushes what is left. A sink that
+A request encodes its record as one JSON line (about 6 microseconds) and appends it to an in-memory buffer; a
+thread writes the buffer every `flush_seconds` to `<dir>/dt=<UTC day>/exposures-<worker>.jsonl`, so files rotate
+by day and each API process writes its own file (no locks between workers). The thread only joins and writes
+(the write releases the GIL): encoding a second's records there held the GIL while requests waited, and p99 at
+500 requests/s was 1.3x that with the log off (bench/serving.py). Shutdown flushes what is left. A sink that
 fails never fails a request: the records stay buffered (up to `max_buffer`, then the oldest are dropped) and
 `movierec_exposure_errors` counts them. Ingest lands these files in `silver.exposures` (jobs/exposures.py).
 """
@@ -16,7 +18,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 from serving.metrics import Metrics
@@ -50,13 +51,15 @@ class ExposureLog:
 
     def record(self, user_id: int, experiment: str, assigned: str, served: str, version: str, context: str,
                movie_ids: list[int], fallback: bool, degraded: bool) -> None:
-        """Called on the request path: a tuple appended, nothing encoded or written here."""
+        """Called on the request path: the record is encoded here (a few microseconds) and appended; the flush
+        thread then only joins and writes, so it holds the GIL for microseconds, never while a request waits."""
         if self.sink is None:
             return
+        now = time.time()
         with self._lock:   # uncontended but for the moment a flush swaps the buffer
             self._seq += 1
-            self._buffer.append((f"{self._token}-{self._seq:x}", time.time(), user_id, experiment, assigned, served,
-                                 version, context, movie_ids, fallback, degraded))
+            self._buffer.append((_day(now), _line(f"{self._token}-{self._seq:x}", now, user_id, experiment, assigned,
+                                                  served, version, context, movie_ids, fallback, degraded)))
 
     def flush(self) -> int:
         """Write what is buffered; return the records written (0 when the sink failed: they stay buffered)."""
@@ -67,15 +70,15 @@ class ExposureLog:
         if not taken:
             return 0
         by_day: dict[str, list[str]] = {}
-        for record in taken:
-            by_day.setdefault(_day(record[1]), []).append(_line(record))
+        for day, line in taken:
+            by_day.setdefault(day, []).append(line)
         done: set[str] = set()
         try:
             for day, lines in by_day.items():
                 self.sink.write(day, lines)
                 done.add(day)
         except Exception:  # noqa: BLE001  any sink failure: keep the records, count, carry on serving
-            unwritten = [r for r in taken if _day(r[1]) not in done]
+            unwritten = [r for r in taken if r[0] not in done]
             self.metrics.exposure_errors.labels("sink").inc(len(unwritten))
             with self._lock:
                 kept = unwritten + self._buffer
@@ -111,15 +114,14 @@ class ExposureLog:
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
-def _line(record: tuple) -> str:
-    exposure_id, ts, user_id, experiment, assigned, served, version, context, movie_ids, fallback, degraded = record
-    return json.dumps({
-        "exposure_id": exposure_id,
-        "served_at": datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds"),
-        "user_id": user_id, "experiment": experiment, "variant": assigned, "served_variant": served,
-        "version": version, "context": context,
-        "movie_ids": movie_ids, "fallback": fallback, "degraded": degraded,
-    }, separators=(",", ":")) + "\n"
+def _line(exposure_id: str, ts: float, user_id: int, experiment: str, assigned: str, served: str, version: str,
+          context: str, movie_ids: list[int], fallback: bool, degraded: bool) -> str:
+    """One JSON line, formatted directly (3x json.dumps of a dict); free text goes through json.dumps."""
+    served_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}+00:00"
+    return (f'{{"exposure_id":"{exposure_id}","served_at":"{served_at}","user_id":{int(user_id)},'
+            f'"experiment":{json.dumps(experiment)},"variant":{json.dumps(assigned)},"served_variant":{json.dumps(served)},'
+            f'"version":{json.dumps(version)},"context":{json.dumps(context)},"movie_ids":[{",".join(map(str, movie_ids))}],'
+            f'"fallback":{"true" if fallback else "false"},"degraded":{"true" if degraded else "false"}}}\n')

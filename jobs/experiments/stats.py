@@ -10,7 +10,7 @@ values for JSON, MLflow or a Delta row.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
