@@ -294,9 +294,9 @@ class ServingConfig(_Strict):
     workers: int = Field(0, ge=0)                  # API processes, shared-nothing; 0: one per core
     # Where each served list is logged (day-partitioned JSON lines; ingest lands them in silver.exposures);
     # null: no exposure log.
-    exposure_log: str | None = None
+    exposure_log: str | None
     exposure_flush_seconds: float = Field(1.0, gt=0)
-    exposure_max_buffer: int = Field(100_000, gt=0)   # records held while the sink fails; older ones are dropped
+    exposure_max_buffer: int = Field(100_000, gt=0)   # records held while the sink fails or hangs; newer ones are dropped
 
     @model_validator(mode="after")
     def _default_k_fits(self) -> ServingConfig:

@@ -15,7 +15,8 @@ In this order, so that a forget stopped half-way is finished by running it again
    and the held-out test events. Reports, figures, rankers and the MLflow store hold no per-user rows.
 4. Feast: the offline snapshot of the served lists is rewritten without the users' lists; the online store
    loses their activity features and their list in every retained version and variant.
-5. Saved data-contract results lose the users' ids from their samples of unexpected values.
+5. Saved data-contract results lose the users' ids from their samples of unexpected values; the API's exposure
+   log files lose the users' lines (an API still serving them logs their next requests, which ingest then drops).
 6. An audit row per user goes to state.erasure_log: the hash (never the id), the time, and rows deleted per place.
 
 Run it between pipeline runs: a run in flight reads silver at versions this makes unreadable.
@@ -222,6 +223,31 @@ def _forget_in_validations(cfg: Config, ids: list[int]) -> dict[int, int]:
     return removed
 
 
+def forget_in_exposure_log(folder: str | None, ids: list[int]) -> dict[int, int]:
+    """Drop the users' lines from the API's exposure log files (serving/exposures.py); lines removed per user.
+    Each file is rewritten beside itself and renamed over: an API appending at that moment loses at most the
+    lines of one flush. Lines that are not JSON are kept (ingest quarantines them)."""
+    removed = dict.fromkeys(ids, 0)
+    wanted = set(ids)
+    for path in sorted(Path(folder).glob("dt=*/*.jsonl")) if folder else []:
+        kept, changed = [], False
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            try:
+                user = json.loads(line).get(S.USER_ID)
+            except (ValueError, AttributeError):
+                user = None
+            if user in wanted:
+                removed[user] += 1
+                changed = True
+            else:
+                kept.append(line)
+        if changed:
+            scratch = path.with_suffix(".jsonl.forget")
+            scratch.write_text("".join(kept), encoding="utf-8")
+            scratch.replace(path)
+    return removed
+
+
 def _audit(spark: SparkSession, cfg: Config, rows: dict[str, dict[str, int]]) -> None:
     """One row per user hash: when, the places touched, and rows deleted per place."""
     now = datetime.now(UTC)
@@ -278,9 +304,10 @@ def forget(cfg: Config, spark: SparkSession, user_ids: list[int]) -> dict:
     snapshot = _forget_in_snapshot(cfg, todo)
     store = _forget_in_store(cfg, todo)
     validations = _forget_in_validations(cfg, todo)
+    exposure_lines = forget_in_exposure_log(cfg.serving.exposure_log, todo)
     for uid in todo:
         places[uid] |= {"runs.files": run_files, f"feast.{LISTS_VIEW}_snapshot": snapshot.get(uid, 0),
-                        "validations": validations[uid], **store.get(uid, {})}
+                        "validations": validations[uid], "exposure_log": exposure_lines[uid], **store.get(uid, {})}
     _audit(spark, cfg, {hashes[uid]: places[uid] for uid in todo})
     seconds = round(time.perf_counter() - start, 2)
     log.info("forgot %d users: %d tables purged, %d run files deleted, in %.1f s", len(todo), len(purged), run_files,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta, UTC
@@ -42,6 +43,7 @@ from jobs.sources import movielens, synthetic, tmdb
 from jobs.sources.files import list_files, write_jsonl
 
 HELD = "held_events"
+log = logging.getLogger("movierec.ingest")
 
 
 @dataclass(frozen=True)
@@ -414,9 +416,15 @@ def ingest(cfg: Config, spark: SparkSession, interval: Interval | None = None,
             cfg, spark, "users", _users_from_events(spark, cfg, batch_id), rules.user_rules(), USER_SCHEMA, S.USER_ID,
             batch_id, insert_only=False))
     # What the API served (serving/exposures.py), for experiment readouts: the interval's days, or the whole log.
-    exposures = ingest_exposures(cfg, spark, batch_id, interval.days() if interval else None)
-    if exposures is not None:
-        report["tables"]["exposures"] = exposures
+    # A bad exposure batch is quarantined and reported, and does not hold back the events that feed training.
+    try:
+        exposures = ingest_exposures(cfg, spark, batch_id, interval.days() if interval else None)
+    except ContractViolation as exc:
+        log.error("exposures not landed: %s", exc)
+        report["exposures_error"] = str(exc)
+    else:
+        if exposures is not None:
+            report["tables"]["exposures"] = exposures
     if interval:
         _log_interval(cfg, spark, interval, batch_id, report)
     return report

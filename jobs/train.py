@@ -120,8 +120,8 @@ def evaluated_ranker(cfg: Config, run_id: str) -> tuple[Ranker | None, AlsConfig
     if not cfg.models.ranker.enabled:
         return None, als, {"enabled": False}
     path = runs.model_path(cfg, run_id, "eval").parent / "ranker.ubj"
-    if not path.exists():
-        return None
+    if not summary.get("ranker", {}).get("enabled", True) or not path.exists():
+        return None     # the eval split trained no ranker (a file there is an older one's)
     booster = xgb.Booster(model_file=str(path))
     features = booster.attr("features")
     if features is None:
@@ -175,6 +175,10 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
              pd.Series(pd.Timestamp(train_set.as_of + DAY, unit="s", tz="UTC"), index=train_set.user_ids))
     store = lookup_store(store_at, train_set, times, genres)
     fitted = assemble(train_set, generators, reference, ranker, cfg, users, store)
+    if ranker is not None and ranker.features != feature_names(list(generators), fitted.context.store.pair_names):
+        raise PipelineError(f"the {split} split's candidate features differ from those the ranker was trained on "
+                            "(did the generators or the feature store change since the eval split?): train the eval "
+                            "split again, or set models.ranker.refit_on_full")
     path = runs.model_path(cfg, run_id, split)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(fitted, protocol=pickle.HIGHEST_PROTOCOL))

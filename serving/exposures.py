@@ -5,13 +5,15 @@ thread writes the buffer every `flush_seconds` to `<dir>/dt=<UTC day>/exposures-
 by day and each API process writes its own file (no locks between workers). The thread only joins and writes
 (the write releases the GIL): encoding a second's records there held the GIL while requests waited, and p99 at
 500 requests/s was 1.3x that with the log off (bench/serving.py). Shutdown flushes what is left. A sink that
-fails never fails a request: the records stay buffered (up to `max_buffer`, then the oldest are dropped) and
-`movierec_exposure_errors` counts them. Ingest lands these files in `silver.exposures` (jobs/exposures.py).
+fails never fails a request: the records stay buffered (up to `max_buffer`; past it new records are dropped) and
+`movierec_exposure_errors` counts the failed flushes (sink) and the records lost (dropped). Ingest lands these
+files in `silver.exposures` (jobs/exposures.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -21,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from serving.metrics import Metrics
+
+log = logging.getLogger("movierec.exposures")
 
 
 class FileSink:
@@ -57,6 +61,9 @@ class ExposureLog:
             return
         now = time.time()
         with self._lock:   # uncontended but for the moment a flush swaps the buffer
+            if len(self._buffer) >= self.max_buffer:      # a sink that hangs: the buffer stays bounded
+                self.metrics.exposure_errors.labels("dropped").inc()
+                return
             self._seq += 1
             self._buffer.append((_day(now), _line(f"{self._token}-{self._seq:x}", now, user_id, experiment, assigned,
                                                   served, version, context, movie_ids, fallback, degraded)))
@@ -79,7 +86,7 @@ class ExposureLog:
                 done.add(day)
         except Exception:  # noqa: BLE001  any sink failure: keep the records, count, carry on serving
             unwritten = [r for r in taken if r[0] not in done]
-            self.metrics.exposure_errors.labels("sink").inc(len(unwritten))
+            self.metrics.exposure_errors.labels("sink").inc()    # failed flushes; the records are retried
             with self._lock:
                 kept = unwritten + self._buffer
                 dropped = max(0, len(kept) - self.max_buffer)
@@ -101,7 +108,10 @@ class ExposureLog:
 
         def loop() -> None:
             while not stop.wait(self.flush_seconds):
-                self.flush()
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001  the thread must outlive any one flush
+                    log.exception("exposure log flush failed; retrying in %.1f s", self.flush_seconds)
 
         thread = threading.Thread(target=loop, name="exposure-log", daemon=True)
         thread.start()
@@ -111,6 +121,8 @@ class ExposureLog:
             stop.set()
             thread.join()
             self.flush()
+            if self._buffer:
+                log.error("exposure log: %d records could not be written before shutdown", len(self._buffer))
 
 
 def _day(ts: float) -> str:

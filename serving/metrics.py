@@ -29,7 +29,7 @@ class Metrics:
                                 ["variant", "context"], registry=self.registry)
         self.exposures = Counter("movierec_exposures", "Served lists written to the exposure log", registry=self.registry)
         self.exposure_errors = Counter("movierec_exposure_errors",
-                                       "Exposure records the log's sink failed to take (sink) or that were lost (dropped)",
+                                       "Exposure log flushes that failed (sink; their records are retried) and records lost (dropped)",
                                        ["kind"], registry=self.registry)
 
     def exposition(self) -> bytes:

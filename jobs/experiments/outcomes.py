@@ -97,7 +97,12 @@ def exposure_counts(outcomes: DataFrame) -> list[dict]:
 
 
 def read_exposures(spark: SparkSession, path: str, experiment: str, since: datetime | None) -> DataFrame:
+    """The experiment's exposures; with `since`, those of the users first exposed then or later (a cohort, whole:
+    a user exposed before `since` would have a pre-period that is partly treated)."""
     from jobs import lake
 
     frame = lake.read(spark, path).where(F.col(S.EXPERIMENT) == experiment)
-    return frame.where(F.col(S.SERVED_AT) >= F.lit(since)) if since is not None else frame
+    if since is None:
+        return frame
+    cohort = frame.groupBy(S.USER_ID).agg(F.min(S.SERVED_AT).alias("first")).where(F.col("first") >= F.lit(since))
+    return frame.join(cohort.select(S.USER_ID), S.USER_ID, "left_semi")

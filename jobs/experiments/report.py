@@ -45,7 +45,8 @@ def experiment_report(cfg: Config, spark: SparkSession, experiment: str | None =
     if weights is None:
         weights = ({v: c.weight for v, c in ec.variants.items()} if name == ec.name
                    else _recorded_weights(cfg, spark, name)
-                   or {r[S.VARIANT]: 1.0 for r in exposures.orderBy(S.SERVED_AT).select(S.VARIANT).distinct().collect()})
+                   or {r[S.VARIANT]: 1.0 for r in exposures.groupBy(S.VARIANT).agg(F.min(S.SERVED_AT).alias("first"))
+                       .orderBy("first").collect()})
     variants = list(weights)
     control, treatments = variants[0], variants[1:]
     interactions = lake.read(spark, cfg.table_path("silver", "interactions"))
@@ -149,12 +150,18 @@ def _decide(estimates: dict, by_variant: dict, control: str, treatment: str, met
             days_run: float, cfg: Config) -> stats.Decision:
     """The decision on the primary metric, from CUPED's interval (Welch's when CUPED could not narrow it)."""
     if "error" in estimates:
+        # A sample ratio mismatch is said even when there is no estimate yet.
+        if srm.flagged:
+            return stats.Decision("investigate", f"Sample ratio mismatch (p = {srm.p_value:.2g}): find the broken "
+                                                 f"assignment or exposure logging; no estimate yet: {estimates['error']}.")
         return stats.Decision("keep running", f"Not enough data yet: {estimates['error']}.")
     cuped, welch = estimates["cuped"], estimates["welch"]
     chosen = cuped if cuped["se"] <= welch["se"] else welch
     estimate = stats.Estimate(**{k: v for k, v in chosen.items()})
     c, t = by_variant[(control,)][metric], by_variant[(treatment,)][metric]
-    mde = cfg.experiment.min_detectable_effect * abs(c.mean) or cfg.experiment.min_detectable_effect
+    mde = cfg.experiment.min_detectable_effect * abs(c.mean)
+    if mde == 0:
+        return stats.Decision("keep running", f"Control's {metric} is 0 so far: no baseline for a relative effect yet.")
     std = math.sqrt(max((c.var + t.var) / 2, 1e-12)) * math.sqrt(max(1 - (chosen.get("variance_reduction") or 0.0), 1e-6)
                                                                  if chosen is cuped else 1.0)
     return stats.decide(estimate, srm, mde, days_run, min(c.n, t.n) / days_run, std, cfg.experiment.max_days)

@@ -207,11 +207,15 @@ def post_stratified_arms(cells: dict, alpha: float = 0.05) -> Estimate:
     if thin:
         raise ValueError(f"post_stratified: strata {thin} have fewer than 2 users in an arm; merge them into a neighbour")
     total = sum(c.n + t.n for c, t in cells.values())
+    if total == 0:
+        raise ValueError("post_stratified: no stratum has users in both arms")
     w = {s: (c.n + t.n) / total for s, (c, t) in cells.items()}
     mean_c = sum(w[s] * c.mean for s, (c, _) in cells.items())
     mean_t = sum(w[s] * t.mean for s, (_, t) in cells.items())
     diff = mean_t - mean_c
     se = math.sqrt(sum(w[s] ** 2 * (t.var / t.n + c.var / c.n) for s, (c, t) in cells.items()))
+    if se == 0:
+        raise ValueError("post_stratified: the metric is constant in every stratum, so it has no standard error")
     half = float(stats.norm.ppf(1 - alpha / 2)) * se
     return Estimate(diff=diff, se=se, ci_low=diff - half, ci_high=diff + half,
                     p_value=float(2 * stats.norm.sf(abs(diff) / se)), dof=math.inf, level=1 - alpha,

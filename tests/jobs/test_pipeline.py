@@ -137,6 +137,7 @@ def test_mlflow_has_a_child_run_per_model_and_the_published_ranker_is_champion(p
 
     cfg, report = published
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    mlflow.set_registry_uri(cfg.mlflow.tracking_uri)   # another test's MLflow calls may have moved either
     run = mlflow.get_run(report["mlflow_run_id"])
     assert run.data.tags["published_version"] == "tiny-run"
     assert run.data.metrics["ndcg_at_10"] == pytest.approx(report["models"]["final"]["ndcg@10"])
@@ -177,5 +178,6 @@ def test_a_gated_out_run_does_not_publish_and_the_last_good_version_keeps_servin
     from jobs.tracking import CHAMPION, RANKER_MODEL
 
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
+    mlflow.set_registry_uri(cfg.mlflow.tracking_uri)
     champion = mlflow.MlflowClient().get_model_version_by_alias(RANKER_MODEL, CHAMPION)
     assert str(champion.version) == published[1]["publish"]["champion_ranker_version"], "champion moves only on publish"

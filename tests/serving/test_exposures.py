@@ -46,14 +46,18 @@ def test_a_failing_sink_keeps_the_records_counts_them_and_drops_only_past_the_bo
         _record(log, user)
     assert log.flush() == 0
     for user in range(4, 7):
-        _record(log, user)
+        _record(log, user)                                  # 5 held: 5 and 6 find the buffer full
     assert log.flush() == 0
     text = metrics.exposition().decode()
-    assert 'movierec_exposure_errors_total{kind="sink"} 11.0' in text      # 4, then 4 + 3 retried
-    assert 'movierec_exposure_errors_total{kind="dropped"} 2.0' in text    # 7 held, bound 5: the oldest 2 go
+    assert 'movierec_exposure_errors_total{kind="sink"} 2.0' in text       # two failed flushes
+    assert 'movierec_exposure_errors_total{kind="dropped"} 2.0' in text
     log.sink = FileSink(tmp_path, "w1")
     assert log.flush() == 5
-    assert [r["user_id"] for r in _records(tmp_path)] == [2, 3, 4, 5, 6]
+    assert [r["user_id"] for r in _records(tmp_path)] == [0, 1, 2, 3, 4]
+    log.sink = BrokenSink()
+    for user in range(7):                                   # a sink that hangs: record() itself stays bounded
+        _record(log, user)
+    assert len(log._buffer) == 5 and 'kind="dropped"} 4.0' in metrics.exposition().decode()
 
 
 def test_running_flushes_on_exit(tmp_path):
@@ -79,3 +83,27 @@ def test_the_api_logs_what_it_served_as_assigned(published, tmp_path):
     assert records[1]["variant"] == assign("rerank-strategy", 5, ["control", "slots"], [0.5, 0.5]), "analysed as assigned"
     assert [r["fallback"] for r in records] == [False, False, True]
     assert records[1]["context"] == "email" and {r["version"] for r in records} == {"tiny-run"}
+
+
+def test_forgetting_a_user_drops_their_lines_from_the_log(tmp_path):
+    from jobs.erasure import forget_in_exposure_log
+
+    log = ExposureLog(FileSink(tmp_path, "w1"), Metrics())
+    for user in (1, 2, 1, 3):
+        _record(log, user)
+    log.flush()
+    (next(tmp_path.glob("dt=*")) / "exposures-w1.jsonl").open("a").write("{broken\n")
+    assert forget_in_exposure_log(str(tmp_path), [1, 3, 9]) == {1: 2, 3: 1, 9: 0}
+    assert [r["user_id"] for r in _records_and_broken(tmp_path) if isinstance(r, dict)] == [2]
+    assert "{broken" in _records_and_broken(tmp_path), "what is not JSON stays for ingest to quarantine"
+    assert forget_in_exposure_log(None, [1]) == {1: 0}
+
+
+def _records_and_broken(folder: Path) -> list:
+    out = []
+    for line in next(folder.glob("dt=*/*.jsonl")).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            out.append(line)
+    return out

@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from jobs.experiments.simulate import simulate, true_effect
-from jobs.experiments.stats import (Arm, Estimate, cuped, cuped_arms, days_to_detect, decide, post_stratified, srm, welch,
+from jobs.experiments.stats import (Arm, Estimate, cuped, cuped_arms, days_to_detect, decide, post_stratified,
+                                    post_stratified_arms, srm, welch,
                                     welch_arms)
 from serving.variants import assign
 
@@ -243,3 +244,11 @@ def test_the_readouts_sums_give_the_same_estimates_as_the_per_user_values():
     adjusted = y - theta * (x - x.mean())
     by_hand = welch(adjusted[:500], adjusted[500:])
     assert cuped_arms(sums(y_c, x_c), sums(y_t, x_t)).se == pytest.approx(by_hand.se, rel=1e-9)
+
+
+def test_post_stratified_says_why_it_has_no_interval():
+    constant = Arm.of(np.ones(4))
+    with pytest.raises(ValueError, match="constant in every stratum"):
+        post_stratified_arms({"a": (constant, constant)})
+    with pytest.raises(ValueError, match="no stratum"):
+        post_stratified_arms({})
