@@ -123,6 +123,14 @@ def attack(targets: list[dict], rate: int, duration: float, out: Path, results: 
     return json.loads(report.stdout)
 
 
+def warm_up(targets: list[dict], rate: int, args: argparse.Namespace, scratch: Path) -> list[dict]:
+    """`--warmup` seconds of load at `rate` from the first targets; returns the next `--duration` seconds' worth,
+    the ones to measure."""
+    warm = int(rate * args.warmup)
+    attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
+    return targets[warm:warm + int(rate * args.duration)]
+
+
 def answers(results: Path) -> dict:
     """Degraded and fallback answers among vegeta's raw results (their bodies)."""
     encoded = subprocess.run([vegeta(), "encode", "--to", "json", str(results)], capture_output=True, check=True)
@@ -273,10 +281,7 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
             for rate in rates:
                 runs = []
                 for _ in range(args.repeats):
-                    warm = int(rate * args.warmup)
-                    attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
-                    report = attack(targets[warm:warm + int(rate * args.duration)], rate, args.duration,
-                                    scratch / "targets.jsonl")
+                    report = attack(warm_up(targets, rate, args, scratch), rate, args.duration, scratch / "targets.jsonl")
                     runs.append(summary(name, report))
                     time.sleep(2)  # let a saturated server drain before the next run
                 results.append({**median_row(runs), "target_rate": rate})
@@ -369,11 +374,9 @@ def exposure_cost(args: argparse.Namespace, movierec: list[str], env: dict, path
             for i in range(args.exposure_repeats):
                 for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
                     targets = [{"method": "GET", "url": f"http://127.0.0.1:{ports[mode]}{p}"} for p in paths]
-                    warm = int(rate * args.warmup)
-                    attack(targets[:warm], rate, args.warmup, scratch / "warmup.jsonl")
+                    measured = warm_up(targets, rate, args, scratch)
                     before = cpu_seconds(processes[mode].pid)
-                    report = attack(targets[warm:warm + int(rate * args.duration)], rate, args.duration,
-                                    scratch / "targets.jsonl")
+                    report = attack(measured, rate, args.duration, scratch / "targets.jsonl")
                     cpu[mode].append((cpu_seconds(processes[mode].pid) - before) * 1e6 / max(report["requests"], 1))
                     runs[mode].append(summary(f"exposure log {mode}", report))
                     time.sleep(2)

@@ -40,6 +40,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, suppression
 from jobs.errors import PipelineError
+from jobs.exposures import log_files
 from jobs.features import USER_VIEW
 
 log = logging.getLogger("movierec.erasure")
@@ -229,7 +230,7 @@ def forget_in_exposure_log(folder: str | None, ids: list[int]) -> dict[int, int]
     lines of one flush. Lines that are not JSON are kept (ingest quarantines them)."""
     removed = dict.fromkeys(ids, 0)
     wanted = set(ids)
-    for path in sorted(Path(folder).glob("dt=*/*.jsonl")) if folder else []:
+    for path in map(Path, log_files(folder, None) if folder else []):
         kept, changed = [], False
         for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
             try:

@@ -16,13 +16,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conf import Config
-from data_contracts import rules, suites
+from data_contracts import rules
 from data_contracts import columns as S
 from data_contracts.schema import EXPOSURE_SCHEMA
 from jobs import lake
 from jobs.bronze import LINEAGE, Landing, from_json_or_null, to_bronze
-from jobs.errors import ContractViolation
-from jobs.quarantine import check_bad_share, check_rows, quarantine
+from jobs.quarantine import enforce_contract, quarantine_bad_rows
 
 TABLE = "exposures"
 
@@ -55,21 +54,12 @@ def parse_exposures(bronze: DataFrame) -> DataFrame:
 
 def land_exposures(cfg: Config, spark: SparkSession, bronze: DataFrame, batch_id: str) -> dict:
     """Check, quarantine and MERGE one bronze batch of exposures; return its counts."""
-    checked = check_rows(parse_exposures(bronze), rules.exposure_rules())
-    read = checked.count()
-    by_rule = quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), TABLE, batch_id)
-    check_bad_share(cfg, TABLE, batch_id, read, by_rule)
+    checked, read, by_rule = quarantine_bad_rows(cfg, parse_exposures(bronze), rules.exposure_rules(), TABLE, batch_id)
     valid = (checked.where(F.col(S.REASON).isNull())
              .select(*[f.name for f in EXPOSURE_SCHEMA.fields], *LINEAGE)
              .dropDuplicates([S.EXPOSURE_ID]).cache())
     landed = valid.count()
-    verdict = suites.validate(valid.drop(*LINEAGE), TABLE, EXPOSURE_SCHEMA, min_rows=0)
-    saved = suites.save(verdict, cfg.validations_dir / batch_id)
-    if not verdict.success:
-        checked.unpersist()
-        valid.unpersist()
-        raise ContractViolation(f"{TABLE}: batch {batch_id} breaks its contract: {'; '.join(verdict.failed)}. "
-                                f"silver.{TABLE} was not changed; the validation result is in {saved}")
+    saved = enforce_contract(cfg, valid, TABLE, EXPOSURE_SCHEMA, batch_id, min_rows=0, release=(checked, valid))
     inserted = lake.merge_insert_new(spark, valid.withColumn(S.SERVED_DATE, F.to_date(S.SERVED_AT)),
                                      cfg.table_path("silver", TABLE), [S.EXPOSURE_ID], partition_by=[S.SERVED_DATE])
     checked.unpersist()

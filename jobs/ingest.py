@@ -31,14 +31,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from conf import Config
-from data_contracts import rules, suites
+from data_contracts import rules
 from data_contracts import columns as S
 from data_contracts.schema import EVENT_SCHEMA, MOVIE_SCHEMA, USER_SCHEMA
 from jobs import lake
 from jobs.bronze import LINEAGE, Landing, from_json_or_null, to_bronze
 from jobs.errors import ContractViolation, PipelineError
 from jobs.exposures import ingest_exposures
-from jobs.quarantine import check_bad_share, check_rows, quarantine
+from jobs.quarantine import enforce_contract, quarantine_bad_rows
 from jobs.sources import movielens, synthetic, tmdb
 from jobs.sources.files import list_files, write_jsonl
 
@@ -295,10 +295,7 @@ def _settle_held(spark: SparkSession, cfg: Config, hold: DataFrame, released: li
 def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, table_rules, schema: T.StructType,
                 key: str, batch_id: str, *, insert_only: bool, dedupe_order: str | None = None, files: str = "",
                 fresh_after: datetime | None = None, versioned: bool = False, check_volume: bool = True) -> TableCounts:
-    checked = check_rows(parsed, table_rules)
-    read = checked.count()
-    by_rule = quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), name, batch_id)
-    check_bad_share(cfg, name, batch_id, read, by_rule)
+    checked, read, by_rule = quarantine_bad_rows(cfg, parsed, table_rules, name, batch_id)
     quarantined = sum(by_rule.values())
     valid_rows = read - quarantined
     valid = checked.where(F.col(S.REASON).isNull()).select(*[f.name for f in schema.fields], *LINEAGE)
@@ -322,13 +319,7 @@ def _land_table(cfg: Config, spark: SparkSession, name: str, parsed: DataFrame, 
         landed -= hold.count()
     # Change feeds (TMDB's) are bursty and may be empty: only snapshots and logs have a volume floor.
     min_rows = _min_rows(cfg, name, batch_id) if check_volume else 0
-    verdict = suites.validate(deduped, name, schema, min_rows, fresh_after)
-    saved = suites.save(verdict, cfg.validations_dir / batch_id)
-    if not verdict.success:
-        for frame in cached:
-            frame.unpersist()
-        raise ContractViolation(f"{name}: batch {batch_id} breaks its contract: {'; '.join(verdict.failed)}. "
-                                f"silver.{name} was not changed; the validation result is in {saved}")
+    saved = enforce_contract(cfg, deduped, name, schema, batch_id, min_rows, fresh_after, release=tuple(cached))
     target = cfg.table_path("silver", name)
     if insert_only:
         inserted = lake.merge_insert_new(spark, deduped, target, [key], partition_by=[S.EVENT_MONTH])

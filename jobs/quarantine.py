@@ -1,15 +1,45 @@
 """Row rules and the quarantine: a row failing a rule lands in quarantine/rows with the rule's name, and a
-batch with too many of them stops before silver is written (a broken feed, not bad luck)."""
+batch with too many of them stops before silver is written (a broken feed, not bad luck). Then the batch's
+contract (data_contracts/suites.py) judges what is about to land."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 from pyspark.sql import DataFrame
+from pyspark.sql import types as T
 from pyspark.sql import functions as F
 
 from conf import Config
 from data_contracts import columns as S
-from data_contracts import rules
+from data_contracts import rules, suites
 from jobs.errors import ContractViolation
+
+
+def quarantine_bad_rows(cfg: Config, parsed: DataFrame, table_rules, table: str,
+                        batch_id: str) -> tuple[DataFrame, int, dict[str, int]]:
+    """(the rows with their reason column, cached; rows read; rows quarantined per rule): the rows failing a rule
+    go to quarantine, and a batch where too many do stops here."""
+    checked = check_rows(parsed, table_rules)
+    read = checked.count()
+    by_rule = quarantine(cfg, checked.where(F.col(S.REASON).isNotNull()), table, batch_id)
+    check_bad_share(cfg, table, batch_id, read, by_rule)
+    return checked, read, by_rule
+
+
+def enforce_contract(cfg: Config, batch: DataFrame, table: str, schema: T.StructType, batch_id: str, min_rows: int,
+                     fresh_after: datetime | None = None, release: tuple[DataFrame, ...] = ()) -> Path:
+    """Judge the batch about to land in silver.`table` by its suite and save the result under the batch's
+    validations; a failing batch unpersists `release` and stops with what failed. Returns where it was saved."""
+    verdict = suites.validate(batch, table, schema, min_rows, fresh_after)
+    saved = suites.save(verdict, cfg.validations_dir / batch_id)
+    if not verdict.success:
+        for frame in release:
+            frame.unpersist()
+        raise ContractViolation(f"{table}: batch {batch_id} breaks its contract: {'; '.join(verdict.failed)}. "
+                                f"silver.{table} was not changed; the validation result is in {saved}")
+    return saved
 
 
 def check_rows(parsed: DataFrame, table_rules) -> DataFrame:

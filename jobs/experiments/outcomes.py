@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from data_contracts import columns as S
+from jobs import lake
 
 METRICS = ("click_through", "watches_of_shown", "watch_hours_of_shown")
 DAY_SECONDS = 86400
@@ -99,8 +100,6 @@ def exposure_counts(outcomes: DataFrame) -> list[dict]:
 def read_exposures(spark: SparkSession, path: str, experiment: str, since: datetime | None) -> DataFrame:
     """The experiment's exposures; with `since`, those of the users first exposed then or later (a cohort, whole:
     a user exposed before `since` would have a pre-period that is partly treated)."""
-    from jobs import lake
-
     frame = lake.read(spark, path).where(F.col(S.EXPERIMENT) == experiment)
     if since is None:
         return frame
