@@ -62,16 +62,17 @@ def memory(root: psutil.Process) -> tuple[float, float, float]:
     except psutil.Error:
         return driver, jvm, workers
     for proc in processes:
-        try:
+        try:       # a process can end between listing and reading: skip it
             rss = proc.memory_info().rss / MB
             cmd = " ".join(proc.cmdline())
+            name = proc.name()
         except psutil.Error:
             continue
         if proc.pid == root.pid:
             driver += rss
-        elif "java" in proc.name() or "org.apache.spark" in cmd:
+        elif "java" in name or "org.apache.spark" in cmd:
             jvm += rss
-        elif "pyspark" in cmd or "python" in proc.name():
+        elif "pyspark" in cmd or "python" in name:
             workers += rss
     return driver, jvm, workers
 
