@@ -1,6 +1,7 @@
 """Run the whole pipeline on the shared MovieLens data sets and print wall time and metrics.
 
     .venv/bin/python bench/pipeline_real_data.py [--shared ../shared/data] [--workdir /tmp/movierec-bench]
+        [--only ml-1m-partial] [--set evaluation.protocol=leave_one_out ...]
 
 Each data set runs as its own `movierec pipeline` process (Spark start-up included in the
 time), from an empty workdir. Prints the wall time, the train + evaluate time, and the run's
@@ -27,17 +28,17 @@ def datasets(shared: Path) -> dict[str, list[str]]:
     }
 
 
-def run(name: str, args: list[str], workdir: Path) -> None:
+def run(name: str, args: list[str], workdir: Path, settings: list[str]) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     report_path = workdir / "report.json"
     command = [str(Path(sys.executable).with_name("movierec")), "pipeline", "--source", "movielens", *args,
-               "--workdir", str(workdir), "--report", str(report_path)]
+               "--workdir", str(workdir), "--report", str(report_path), *(x for s in settings for x in ("--set", s))]
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
     seconds = time.perf_counter() - start
     report = json.loads(report_path.read_text())
     timing = report["timings_seconds"]
-    print(f"\n### {name}: {seconds:.0f} s wall (steps: {timing})")
+    print(f"\n### {name}{' with ' + ', '.join(settings) if settings else ''}: {seconds:.0f} s wall (steps: {timing})")
     print(f"gates passed: {report['gates']['passed']}, published: {report['published_version']}")
     print(f"train + evaluate (train_eval + score_eval + evaluate): {timing['train_eval'] + timing['score_eval'] + timing['evaluate']:.0f} s\n")
     print((workdir / "runs" / report["run_id"] / "report.md").read_text())
@@ -47,9 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/movierec-bench"))
+    parser.add_argument("--only", help="run only the data set whose name starts with this")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to movierec pipeline")
     args = parser.parse_args()
     for index, (name, extra) in enumerate(datasets(args.shared).items()):
-        run(name, extra, args.workdir / str(index))
+        if args.only is None or name.startswith(args.only):
+            run(name, extra, args.workdir / str(index), args.set)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class InteractionsConfig(_Strict):
 
 class EvaluationConfig(_Strict):
     k: int = Field(10, gt=0)
+    protocol: Literal["temporal", "leave_one_out"] = "temporal"   # see models/split.py
     test_fraction: float = Field(0.2, gt=0, lt=1)
     min_train_events: int = Field(1, ge=1)
     min_relevant_test_events: int = Field(1, ge=1)
@@ -165,6 +166,26 @@ class TwoTowerConfig(_Strict):
     max_samples_per_epoch: int = Field(400000, gt=0)  # caps training steps: fit cost stops growing with users
 
 
+class SasRecConfig(_Strict):
+    dim: int = Field(64, gt=0)
+    layers: int = Field(2, gt=0)
+    heads: int = Field(1, gt=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    max_len: int = Field(100, gt=0)             # the user's last items the network reads (training and scoring)
+    epochs: int = Field(30, gt=0)
+    batch_size: int = Field(128, gt=0)
+    learning_rate: float = Field(0.001, gt=0)
+    full_softmax_items: int = Field(10000, gt=0)  # catalogues up to this size: cross-entropy over every item
+    negatives: int = Field(1024, gt=0)          # larger catalogues: items sampled per batch for a sampled softmax
+    max_train_users: int = Field(20000, gt=0)   # seeded sample of users whose sequences train it; every user is scored
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self) -> SasRecConfig:
+        if self.dim % self.heads:
+            raise ValueError(f"sasrec.dim ({self.dim}) must be a multiple of sasrec.heads ({self.heads})")
+        return self
+
+
 class TimeAwareConfig(_Strict):
     window: int = Field(5, gt=0)                # transitions i -> j count for j up to `window` steps after i
     decay: float = Field(0.7, gt=0, le=1)       # weight of the k-th next step: decay ** (k - 1)
@@ -212,11 +233,12 @@ class AlsTuningConfig(_Strict):
     max_users: int = Field(50000, gt=0)   # the grid is fitted on a seeded sample of this many users
 
 
-GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware")
+GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "sasrec")
+DEFAULT_GENERATORS = GENERATORS[:-1]
 
 
 class ModelsConfig(_Strict):
-    generators: list[Literal[GENERATORS]] = Field(default_factory=lambda: list(GENERATORS), min_length=1)
+    generators: list[Literal[GENERATORS]] = Field(default_factory=lambda: list(DEFAULT_GENERATORS), min_length=1)
     candidates_per_generator: int = Field(100, gt=0)
     final_list_size: int = Field(50, gt=0)
     popularity: PopularityConfig = PopularityConfig()
@@ -227,6 +249,7 @@ class ModelsConfig(_Strict):
     content: ContentConfig = ContentConfig()
     two_tower: TwoTowerConfig = TwoTowerConfig()
     time_aware: TimeAwareConfig = TimeAwareConfig()
+    sasrec: SasRecConfig = SasRecConfig()
     ranker: RankerConfig = RankerConfig()
     rerank: RerankConfig = RerankConfig()
 
@@ -239,7 +262,8 @@ class ModelsConfig(_Strict):
 
 class GatesConfig(_Strict):
     min: dict[str, float]
-    min_ndcg_vs_popularity: float = 1.0
+    min_ndcg_vs_popularity: float = Field(1.0, ge=0)
+    min_ndcg_vs_best_generator: float | None = Field(None, ge=0)  # None: no gate against the best single generator
 
 
 class VariantConfig(_Strict):

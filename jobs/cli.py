@@ -101,7 +101,7 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _set_overrides(items: list[str]) -> dict:
+def set_overrides(items: list[str]) -> dict:
     """`--set a.b=1 --set c=x` -> {"a": {"b": 1}, "c": "x"}; values are parsed as YAML scalars."""
     tree: dict = {}
     for item in items:
@@ -121,7 +121,7 @@ def _config(args: argparse.Namespace) -> Config:
         "env": args.env, "workdir": args.workdir,
         "source": args.source or ("movielens" if args.data_dir else None),
         "data_dir": args.data_dir, "tmdb_dir": args.tmdb_dir,
-        "overrides": _set_overrides(args.set),
+        "overrides": set_overrides(args.set),
     })
 
 

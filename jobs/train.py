@@ -1,6 +1,7 @@
 """Train: generators, the ALS grid and the XGBoost ranker (on Spark), on silver pinned to one Delta version.
 
-split="eval" fits on each user's first 80% of events (the rest is kept for evaluation);
+split="eval" fits on each user's first 80% of events, or all but the last positive one (`evaluation.protocol`; the
+rest is kept for evaluation);
 split="full" fits on everything, for the lists that get published. The eval split trains the ranker
 in two stages (see models/training.py) so its labels come after its generators' data; the full split
 ships that ranker and ALS setting with generators refitted on everything (`models.ranker.refit_on_full`
@@ -28,11 +29,11 @@ from jobs import lake, runs
 from jobs.errors import PipelineError
 from jobs.progress import spark_tasks, track
 from jobs.training_events import read_events
-from models.data import DAY, build_training_set, is_relevant
+from models.data import DAY, build_training_set
 from models.features import feature_names
 from models.ranker import Ranker
 from models.recommend import FittedModels
-from models.split import temporal_split
+from models.split import held_out_relevant, hold_out
 from models.training import StoreLookup, assemble, fit_generators, lookup_store, ranker_rows, scoring_ms_per_user, stage_one
 
 SPLITS = ("eval", "full")
@@ -150,8 +151,9 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
     store_at, genres = store_lookup(cfg, run_id)
     test = None
     if split == "eval":
-        events, test = temporal_split(events, cfg.evaluation.test_fraction)
-        test = test.assign(relevant=is_relevant(test, cfg.interactions))
+        protocol = cfg.evaluation.protocol
+        events, test = hold_out(events, protocol, cfg.evaluation.test_fraction, cfg.interactions)
+        test = test.assign(relevant=held_out_relevant(test, protocol, cfg.interactions))
         runs.test_path(cfg, run_id).parent.mkdir(parents=True, exist_ok=True)
         test.to_parquet(runs.test_path(cfg, run_id), index=False)
     shipped = evaluated_ranker(cfg, run_id) if split == "full" and not cfg.models.ranker.refit_on_full else None

@@ -8,6 +8,7 @@ from models.base import CandidateGenerator
 from models.content import ContentTfidf
 from models.ease import EASE
 from models.popularity import Popularity
+from models.sasrec import SasRec
 from models.time_aware import TimeAwareTransitions
 from models.trending import Trending
 from models.two_tower import TwoTower
@@ -25,5 +26,6 @@ def build_generator(name: str, cfg: ModelsConfig, seed: int) -> CandidateGenerat
         "content": lambda: ContentTfidf(cfg.content),
         "two_tower": lambda: TwoTower(cfg.two_tower, seed),
         "time_aware": lambda: TimeAwareTransitions(cfg.time_aware),
+        "sasrec": lambda: SasRec(cfg.sasrec, seed),
     }
     return builders[name]()

@@ -24,13 +24,13 @@ from conf.settings import AlsConfig, Config
 from data_contracts import columns as C
 from models.als import ALSGenerator
 from models.base import CandidateGenerator
-from models.data import TrainingSet, build_training_set, is_relevant
+from models.data import TrainingSet, build_training_set
 from models.features import StoreFeatures, build_context, candidates, feature_names, store_features
 from models.metrics import ranking_metrics
 from models.ranker import Ranker, labels
 from models.recommend import FittedModels
 from models.registry import REFERENCE, build_generator
-from models.split import temporal_split
+from models.split import held_out_relevant, hold_out
 
 SCORING_SAMPLE_USERS = 1000
 
@@ -48,8 +48,9 @@ def lookup_store(store_at: StoreLookup | None, train: TrainingSet, times: pd.Ser
 
 
 def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.csr_matrix:
-    """(train users x train items) 1 where the user has a relevant event on the item in `later`."""
-    rel = later[is_relevant(later, cfg.interactions)]
+    """(train users x train items) 1 where the user has a relevant event on the item in `later` (by the
+    evaluation protocol's rule)."""
+    rel = later[held_out_relevant(later, cfg.evaluation.protocol, cfg.interactions)]
     users, items = train.user_index(rel[C.USER_ID].to_numpy()), train.item_index(rel[C.MOVIE_ID].to_numpy())
     keep = (users >= 0) & (items >= 0)
     matrix = sparse.csr_matrix((np.ones(keep.sum(), dtype=np.int8), (users[keep], items[keep])),
@@ -132,8 +133,9 @@ def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr
 
 
 def split_for_ranker(events: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(fit events, label events): each user's last `label_fraction` of events labels the ranker."""
-    return temporal_split(events, cfg.models.ranker.label_fraction)
+    """(fit events, label events), held out from the training events as the evaluation protocol holds out the test
+    events: each user's last `label_fraction` of events (temporal) or last positive event (leave-one-out)."""
+    return hold_out(events, cfg.evaluation.protocol, cfg.models.ranker.label_fraction, cfg.interactions)
 
 
 def stage_one(events: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame | None, cfg: Config,

@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from conf import load_config
-from conf.settings import AlsConfig, ContentConfig, EaseConfig, TimeAwareConfig, TrendingConfig, TwoTowerConfig
+from conf.settings import AlsConfig, ContentConfig, EaseConfig, SasRecConfig, TimeAwareConfig, TrendingConfig, TwoTowerConfig
 from models.als import ALSGenerator
 from models.content import ContentTfidf
 from models.data import build_training_set
 from models.ease import EASE
 from models.popularity import Popularity
+from models.sasrec import SasRec
 from models.time_aware import TimeAwareTransitions
 from models.trending import Trending
 from models.two_tower import TwoTower
@@ -65,6 +66,7 @@ def _generators():
         ContentTfidf(ContentConfig()),
         TwoTower(TwoTowerConfig(dim=8, content_dim=4, epochs=30, batch_size=64, samples_per_user=10), seed=1),
         TimeAwareTransitions(TimeAwareConfig()),
+        SasRec(SasRecConfig(dim=16, layers=1, max_len=16, epochs=5, batch_size=16), seed=1),
     ]
 
 
@@ -126,6 +128,43 @@ def test_time_aware_puts_what_follows_the_last_watch_first():
     model = TimeAwareTransitions(TimeAwareConfig(window=2)).fit(train)
     top, _ = model.recommend(train.user_index(np.array([99])), 2)
     assert train.item_ids[top[0, 0]] == 11, "the successor of the most recent watch comes first, not 2"
+
+
+def _chains(n_users=60, seed=0):
+    """Every user walks a cycle of 12 movies (0 -> 1 -> ... -> 11 -> 0) from a random start, 6 to 10 steps;
+    the cycle is the only pattern: what comes next depends on the last movie alone."""
+    rng = np.random.default_rng(seed)
+    t0, rows = pd.Timestamp("2026-01-01"), []
+    for u in range(n_users):
+        start, length = int(rng.integers(0, 12)), int(rng.integers(6, 11))
+        rows += [{"user_id": u, "movie_id": (start + h) % 12, "event_type": "watch", "value": None,
+                  "ts": t0 + pd.Timedelta(hours=h)} for h in range(length)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("full_softmax_items", [10000, 4], ids=["full softmax", "sampled softmax"])
+def test_sasrec_learns_what_comes_next_and_pickles_with_its_network(full_softmax_items):
+    import pickle
+
+    events = _chains()
+    train = build_training_set(events, np.arange(20), CFG.interactions)
+    model = SasRec(SasRecConfig(dim=16, layers=1, max_len=8, epochs=60, batch_size=16, dropout=0.1,
+                                learning_rate=0.01, full_softmax_items=full_softmax_items, negatives=6), seed=1).fit(train)
+    last = events.sort_values("ts").groupby("user_id")["movie_id"].last()
+    users = train.user_index(last.index.to_numpy())
+    top, _ = model.recommend(users, 1)
+    expected = (last.to_numpy() + 1) % 12
+    assert (train.item_ids[top[:, 0]] == expected).mean() >= 0.9, "the next movie of the cycle comes first"
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(copy.score_users(users), model.score_users(users), rtol=1e-5, atol=1e-5)
+
+
+def test_sasrec_trains_on_a_user_sample_and_still_scores_every_user():
+    train = build_training_set(_chains(), np.arange(20), CFG.interactions)
+    model = SasRec(SasRecConfig(dim=8, layers=1, max_len=8, epochs=1, max_train_users=10), seed=1).fit(train)
+    assert model.trained_on_users == 10
+    scores = model.score_users(np.arange(train.n_users))
+    assert np.isfinite(scores[:, :12]).all(), "every user gets scores, not only the 10 it trained on"
 
 
 def test_trending_prefers_growth_over_steady_popularity():

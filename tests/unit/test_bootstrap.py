@@ -114,18 +114,20 @@ def test_diversity_per_user_matches_the_pairwise_definition():
         assert part.den[user] == 1 and part.num[user] == pytest.approx(expected)
 
 
-def gate_config(k: int = 10, factor: float = 1.0):
-    return SimpleNamespace(evaluation=SimpleNamespace(k=k), gates=SimpleNamespace(min={f"ndcg@{k}": 0.01}, min_ndcg_vs_popularity=factor))
+def gate_config(k: int = 10, factor: float = 1.0, vs_best: float | None = None):
+    return SimpleNamespace(evaluation=SimpleNamespace(k=k), gates=SimpleNamespace(
+        min={f"ndcg@{k}": 0.01}, min_ndcg_vs_popularity=factor, min_ndcg_vs_best_generator=vs_best))
 
 
-def gated(final_per_user: np.ndarray, popularity_per_user: np.ndarray, k: int = 10, factor: float = 1.0) -> dict:
-    """check_gates on per-user NDCG values of the final and popularity lists, bootstrapped on the same users."""
+def gated(final_per_user: np.ndarray, popularity_per_user: np.ndarray, k: int = 10, factor: float = 1.0,
+          others: dict[str, np.ndarray] | None = None, vs_best: float | None = None) -> dict:
+    """check_gates on per-user NDCG values of the final, popularity (and `others`) lists, bootstrapped on the same users."""
     ndcg = f"ndcg@{k}"
     counts = resample_counts(len(final_per_user), 200, 42)
-    parts = {name: {ndcg: Ratio(values, np.ones(len(values)))}
-             for name, values in (("popularity", popularity_per_user), ("final", final_per_user))}
+    lists = {"popularity": popularity_per_user, **(others or {}), "ranker": final_per_user * 2, "final": final_per_user}
+    parts = {name: {ndcg: Ratio(values, np.ones(len(values)))} for name, values in lists.items()}
     models = {name: {ndcg: point_value(p[ndcg])} for name, p in parts.items()}
-    return check_gates(gate_config(k, factor), models, {name: bootstrap(p, counts) for name, p in parts.items()})
+    return check_gates(gate_config(k, factor, vs_best), models, {name: bootstrap(p, counts) for name, p in parts.items()})
 
 
 def user_ndcg(n_users: int, seed: int) -> np.ndarray:
@@ -139,6 +141,7 @@ def test_popularity_gate_blocks_a_clearly_worse_list(k):
     popularity = user_ndcg(3000, 0)
     result = gated(0.8 * popularity, popularity, k)
     paired = result["checks"][-1]
+    assert len(result["checks"]) == 2, "no gate against the best generator when it is off"
     assert not paired["passed"] and not result["passed"]
     assert paired["interval"][1] < 0 and paired["difference"] < 0
     assert f"ndcg@{k} >= 1.0 x popularity ndcg@{k}" in paired["gate"] and "paired 95% bootstrap interval" in paired["gate"]
@@ -176,3 +179,26 @@ def test_coverage_is_a_set_metric_not_a_ratio():
     parts = ranking_parts(recs, relevant, K, N_ITEMS)
     assert isinstance(parts[f"coverage@{K}"], Coverage)
     assert all(isinstance(p, Ratio) for m, p in parts.items() if not m.startswith("coverage"))
+
+
+def test_best_generator_gate_blocks_a_final_list_clearly_below_the_best_single_generator():
+    """EASE beats the final list for most users: blocked, against EASE (not popularity, not the ranker's own order)."""
+    popularity = user_ndcg(3000, 0)
+    ease = popularity * 1.6
+    result = gated(popularity * 1.3, popularity, others={"ease": ease, "als": popularity * 1.2}, vs_best=1.0)
+    best = result["checks"][-1]
+    assert "ease ndcg@10" in best["gate"] and not best["passed"] and not result["passed"]
+    assert best["interval"][1] < 0
+    assert result["checks"][-2]["passed"], "it clears popularity"
+
+
+def test_best_generator_gate_lets_a_tie_within_noise_pass():
+    popularity = user_ndcg(3000, 0)
+    rng = np.random.default_rng(2)
+    ease = popularity * 1.5
+    final = np.clip(ease + rng.normal(0, 0.2, len(ease)) * (ease > 0), 0, 1)
+    final *= ease.mean() / final.mean() * 0.995
+    result = gated(final, popularity, others={"ease": ease}, vs_best=1.0)
+    best = result["checks"][-1]
+    assert best["value"] < ease.mean() and best["interval"][0] < 0 < best["interval"][1]
+    assert best["passed"] and result["passed"]

@@ -1,0 +1,141 @@
+"""SASRec (Kang & McAuley 2018): a causal self-attention network over the user's recent positive items,
+trained to predict the next item at every position of the sequence.
+
+Items are embedded (input and output embeddings tied), positions learnt; `layers` pre-norm transformer blocks
+attend causally. The loss is cross-entropy over the whole catalogue when it has at most `full_softmax_items`
+items (a full softmax is what lifts SASRec to the top of the leave-one-out tables: Klenitskiy & Vasilev 2023),
+else over the target and `negatives` items drawn uniformly per batch and shared by its positions (sampled
+softmax; a drawn item equal to the target is masked).
+
+Training sees the last `max_len + 1` items of at most `max_train_users` users (a seeded sample: the network is
+shared, and CPU training on every user of a million does not fit the budget). A user's scores are the last
+position's output dotted with every item embedding, computed when scored, from the user's last `max_len` items:
+the fitted model keeps the weights and the item sequences, not a vector per user.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from conf.settings import SasRecConfig
+from models.base import CandidateGenerator
+from models.data import TrainingSet, positive_sequences
+
+INFERENCE_USERS = 512       # users per forward pass when scoring: (users, max_len, dim) activations at a time
+
+
+class _Network(nn.Module):
+    def __init__(self, n_items: int, cfg: SasRecConfig):
+        super().__init__()
+        self.items = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)     # item i is row i + 1; 0 pads
+        self.positions = nn.Embedding(cfg.max_len, cfg.dim)
+        block = nn.TransformerEncoderLayer(cfg.dim, cfg.heads, cfg.dim * 4, cfg.dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(block, cfg.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.scale = math.sqrt(cfg.dim)
+        nn.init.normal_(self.items.weight, std=cfg.dim ** -0.5)
+        with torch.no_grad():
+            self.items.weight[0].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """(batch, length) item rows, left-padded with 0 -> (batch, length, dim) states."""
+        length = seq.shape[1]
+        real = (seq > 0).unsqueeze(-1).float()
+        x = self.items(seq) * self.scale + self.positions.weight[-length:]
+        x = self.dropout(x) * real
+        # Causal mask only: a key-padding mask would leave the leading pads with nothing to attend to (NaN);
+        # their states are zeroed instead, as in the original.
+        causal = torch.triu(torch.full((length, length), float("-inf")), diagonal=1)
+        return self.norm(self.blocks(x, mask=causal, is_causal=True)) * real
+
+
+def windows(items: np.ndarray, starts: np.ndarray, users: np.ndarray, length: int) -> np.ndarray:
+    """(len(users), length) each user's last `length` items as embedding rows (item + 1), left-padded with 0."""
+    ends = starts[users + 1]
+    offsets = ends[:, None] - length + np.arange(length)[None, :]
+    valid = offsets >= starts[users][:, None]
+    if not len(items):
+        return np.zeros(valid.shape, dtype=np.int64)
+    return np.where(valid, items[np.where(valid, offsets, 0)].astype(np.int64) + 1, 0)
+
+
+class SasRec(CandidateGenerator):
+    name = "sasrec"
+
+    def __init__(self, cfg: SasRecConfig, seed: int):
+        self.cfg = cfg
+        self.seed = seed
+
+    def _fit(self, train: TrainingSet) -> None:
+        cfg = self.cfg
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        items, starts = positive_sequences(train)
+        self._items, self._starts = items.astype(np.int32), starts
+        n_items = train.n_items
+        network = _Network(n_items, cfg)
+        lengths = np.diff(starts)
+        trainable = np.flatnonzero(lengths >= 2)
+        if len(trainable) > cfg.max_train_users:
+            trainable = np.sort(rng.choice(trainable, cfg.max_train_users, replace=False))
+        self.trained_on_users = int(len(trainable))
+        sequences = torch.from_numpy(windows(items, starts, trainable, cfg.max_len + 1))
+        optimiser = torch.optim.Adam(network.parameters(), lr=cfg.learning_rate)
+        sampled = n_items > cfg.full_softmax_items
+        network.train()
+        for _ in range(cfg.epochs if len(trainable) else 0):
+            for batch in torch.from_numpy(rng.permutation(len(trainable))).split(cfg.batch_size):
+                seq = sequences[batch]
+                inputs, targets = seq[:, :-1], seq[:, 1:]
+                where = (inputs > 0) & (targets > 0)                     # a next item after at least one item
+                states = network(inputs)[where]                          # (positions, dim)
+                target = targets[where]
+                if sampled:
+                    negatives = torch.from_numpy(rng.integers(1, n_items + 1, cfg.negatives))
+                    positive = (states * network.items(target)).sum(-1, keepdim=True)
+                    other = (states @ network.items(negatives).T).masked_fill(negatives[None, :] == target[:, None],
+                                                                            float("-inf"))
+                    loss = nn.functional.cross_entropy(torch.cat([positive, other], dim=1),
+                                                       torch.zeros(len(target), dtype=torch.long))
+                else:
+                    loss = nn.functional.cross_entropy(states @ network.items.weight[1:].T, target - 1)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        network.eval()
+        self._network = network
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_network"] = self._network.state_dict() if "_network" in state else None
+        state["_n_items"] = self._train.n_items if "_train" in state else 0
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        weights = state.pop("_network")
+        n_items = state.pop("_n_items")
+        self.__dict__.update(state)
+        if weights is not None:
+            self._network = _Network(n_items, self.cfg)
+            self._network.load_state_dict(weights)
+            self._network.eval()
+
+    def score_users(self, user_idx: np.ndarray) -> np.ndarray:
+        user_idx = np.asarray(user_idx, dtype=np.int64)
+        scores = np.full((len(user_idx), self._train.n_items), -np.inf, dtype=np.float32)
+        safe = np.maximum(user_idx, 0)
+        known = np.flatnonzero((user_idx >= 0) & (self._starts[safe + 1] > self._starts[safe]))   # with a positive item
+        with torch.no_grad():
+            for block in np.array_split(known, max(1, math.ceil(len(known) / INFERENCE_USERS))):
+                if not len(block):
+                    continue
+                seq = torch.from_numpy(windows(self._items, self._starts, user_idx[block], self.cfg.max_len))
+                last = self._network(seq)[:, -1]
+                scores[block] = (last @ self._network.items.weight[1:].T).numpy()
+        return scores
