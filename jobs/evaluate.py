@@ -20,7 +20,7 @@ from scipy import sparse
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, plots, runs
-from jobs.report_text import markdown
+from jobs.report_text import is_single_generator, markdown
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import log_evaluation
 from jobs.runs import model_path, test_path
@@ -29,6 +29,7 @@ from models.metrics import (
     Part,
     bootstrap,
     cold_item_part,
+    new_release_part,
     cold_item_recall,
     coverage_curve,
     diversity_part,
@@ -41,11 +42,13 @@ from models.metrics import (
     ranking_parts,
     resample_counts,
 )
+from models.data import DAY
 from models.recommend import FINAL, RANKER, final_list_name
 from models.split import LEAVE_ONE_OUT, describe
 from models.training import relevance
 
 COLD_ITEM_N = 100
+NEW_RELEASE_DAYS = 30
 
 
 def lists_to_array(frame: pd.DataFrame, user_ids: np.ndarray, item_index, k: int) -> np.ndarray:
@@ -73,7 +76,7 @@ def _paired(name: str, models: dict[str, dict], replicates: dict[str, dict[str, 
 def best_single(models: dict[str, dict], ndcg: str) -> str:
     """The generator (or reference model) whose own list has the highest NDCG: what a system that merges and
     reranks them all must at least match."""
-    singles = [n for n in models if not n.startswith(FINAL) and n != RANKER and ndcg in models[n]]
+    singles = [n for n in models if is_single_generator(n) and ndcg in models[n]]
     return max(singles, key=lambda n: models[n][ndcg])
 
 
@@ -128,6 +131,9 @@ def list_parts(recs: np.ndarray, relevant: sparse.csr_matrix, fitted, users_per_
     parts[f"novelty@{k}"] = novelty_part(recs, item_share, k)
     parts[f"diversity@{k}"] = diversity_part(recs, fitted.context.item_unit, k)
     parts[f"cold_item_recall@{COLD_ITEM_N}"] = cold_item_part(recs, relevant, users_per_item == 0, COLD_ITEM_N)
+    released = fitted.train.catalog.release_ts
+    new = np.isfinite(released) & (released >= fitted.train.as_of - NEW_RELEASE_DAYS * DAY)
+    parts[f"new_release_share@{k}"] = new_release_part(recs, new, k)
     return parts
 
 

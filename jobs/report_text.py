@@ -13,7 +13,7 @@ def columns(k: int) -> list[str]:
     """The report's metric columns at cutoff `k` (evaluate also scores 2k for NDCG and recall)."""
     return [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}", f"hit_rate@{k}", f"ndcg@{2 * k}",
             f"recall@{2 * k}", f"coverage@{k}", f"serendipity@{k}", f"novelty@{k}", f"diversity@{k}",
-            "cold_item_recall@100"]
+            "cold_item_recall@100", f"new_release_share@{k}"]
 
 
 def _cell(values: dict, metric: str) -> str:
@@ -85,5 +85,8 @@ def checks(report: dict) -> list[str]:
     out.append(f"{serendipity}: final {final[serendipity]:.4f}, popularity {models['popularity'][serendipity]:.4f}")
     cold = {m: models[m].get("cold_item_recall@100") for m in ("content", "two_tower") if m in models}
     out.append(f"cold-item recall@100: {cold}; merged candidates: {report.get('candidates')}")
+    if f"new_release_share@{k}" in final:
+        out.append(f"lists with a movie released in the last 30 days in their top {k}: final "
+                   f"{final[f'new_release_share@{k}']:.4f}, popularity {models['popularity'].get(f'new_release_share@{k}', 0):.4f}")
     out.append(f"new users: {report.get('new_users')}")
     return out

@@ -16,6 +16,8 @@ Definitions (binary relevance):
   diversity@K  = intra-list diversity: mean pairwise (1 - cosine) of the top-K's item vectors
   cold_item_recall@N = share of (user, item) relevant test pairs whose item had no training
                  interactions that appear in the user's top-N
+  new_release_share@K = share of users whose top-K holds a movie released in the 30 days before the
+                 training data ends (`new` marks them)
 
 Intervals: each metric is first broken down by user (`Ratio`: sum of per-user numerators over sum of
 per-user denominators, the denominator 1 for a mean over users; `Coverage`: the user x item top-K),
@@ -128,6 +130,12 @@ def novelty_part(recs: np.ndarray, item_share: np.ndarray, k: int) -> Ratio:
     valid = top >= 0
     information = np.where(valid, -np.log2(item_share[np.maximum(top, 0)]), 0.0)
     return Ratio(information.sum(axis=1), valid.sum(axis=1).astype(np.float64), 0.0)
+
+
+def new_release_part(recs: np.ndarray, new: np.ndarray, k: int) -> Ratio:
+    """Per user: 1 when the top-k holds an item marked in `new`."""
+    top = recs[:, :k]
+    return _mean(((top >= 0) & new[np.maximum(top, 0)]).any(axis=1).astype(np.float64))
 
 
 def novelty(recs: np.ndarray, item_share: np.ndarray, k: int) -> float:

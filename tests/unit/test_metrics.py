@@ -45,3 +45,12 @@ def test_cold_item_recall_counts_only_relevant_pairs_on_cold_items():
     assert cold_item_recall(np.array([[0, 1], [2, -1]]), relevant, cold, 2) == 1.0
     assert cold_item_recall(np.array([[0, 1], [1, -1]]), relevant, cold, 2) == 0.0
     assert cold_item_recall(np.array([[0, 1], [2, -1]]), relevant, np.zeros(3, dtype=bool), 2) is None
+
+
+def test_new_release_share_counts_users_with_a_new_movie_in_their_top_k():
+    from models.metrics import new_release_part, point_value
+
+    new = np.array([False, False, True, False])
+    recs = np.array([[0, 2], [0, 1], [2, -1], [1, 3]])
+    assert point_value(new_release_part(recs, new, 2)) == 0.5
+    assert point_value(new_release_part(recs, new, 1)) == 0.25, "user 0's new movie is at rank 2"

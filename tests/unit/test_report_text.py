@@ -23,7 +23,9 @@ def report_at(k: int) -> dict:
     relevant = sparse.csr_matrix((rng.random((N_USERS, N_ITEMS)) < 0.3).astype(np.int8))
     users_per_item = rng.integers(0, 5, N_ITEMS)
     vectors = rng.normal(size=(N_ITEMS, 4))
-    fitted = SimpleNamespace(train=SimpleNamespace(n_users=N_USERS, n_items=N_ITEMS),
+    released = np.where(rng.random(N_ITEMS) < 0.2, 1e9, 0.0)     # a fifth of the movies are new releases
+    fitted = SimpleNamespace(train=SimpleNamespace(n_users=N_USERS, n_items=N_ITEMS, as_of=1e9,
+                                                   catalog=SimpleNamespace(release_ts=released)),
                              context=SimpleNamespace(item_unit=vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
     parts = model_parts(arrays, relevant, fitted, users_per_item, ORDER, k)
     models = point_metrics(parts, N_USERS)
