@@ -30,7 +30,7 @@ from jobs.errors import PipelineError
 from jobs.progress import spark_tasks, track
 from jobs.training_events import read_events
 from models.data import DAY, build_training_set
-from models.features import feature_names
+from models.candidate_features import feature_names
 from models.ranker import Ranker
 from models.recommend import FittedModels
 from models.split import held_out_relevant, hold_out

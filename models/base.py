@@ -13,7 +13,7 @@ from models.data import TrainingSet
 class CandidateGenerator(ABC):
     """fit on a TrainingSet; recommend top-N unseen items; score (user, item) pairs.
 
-    Subclasses implement `_fit` and `score_users`; `fit`, `recommend` and `score` are shared.
+    Subclasses implement `_fit` and `score_users`; `fit` and `recommend` are shared.
     """
 
     name: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.features import FeatureContext
+from models.candidate_features import FeatureContext
 
 NON_PERSONAL = {"popularity", "trending"}
 HISTORY_FOR_REASONS = 50

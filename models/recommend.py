@@ -11,7 +11,7 @@ from conf.settings import RerankConfig
 from models.base import CandidateGenerator
 from models.data import DAY, TrainingSet
 from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, most_similar, reasons
-from models.features import FeatureContext, candidates, recent_matrix
+from models.candidate_features import FeatureContext, candidates, recent_matrix
 from models.ranker import Ranker, rank_fusion
 from models.rerank import SLOT_NAMES, allowed, banned_items, pool_size, rerank_batch
 

@@ -25,7 +25,7 @@ from data_contracts import columns as C
 from models.als import ALSGenerator
 from models.base import CandidateGenerator
 from models.data import TrainingSet, build_training_set
-from models.features import StoreFeatures, build_context, candidates, feature_names, store_features
+from models.candidate_features import StoreFeatures, build_context, candidates, feature_names, store_features
 from models.metrics import ranking_metrics
 from models.ranker import Ranker, labels
 from models.recommend import FittedModels

@@ -13,7 +13,7 @@ from scipy import sparse
 
 from models.data import DAY, positive_sequences
 from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, trending_text
-from models.features import SIMILAR_DECAY, SIMILAR_HISTORY
+from models.candidate_features import SIMILAR_DECAY, SIMILAR_HISTORY
 from models.recommend import COLUMNS, RANKER, final_list_name, score_candidates
 
 SIMILAR, DIVERSE, TRENDING = "similar", "diverse", "trending"

@@ -12,7 +12,7 @@ import xgboost as xgb
 
 from conf import load_config
 from models.data import build_training_set
-from models.features import candidates, feature_names
+from models.candidate_features import candidates, feature_names
 from models.ranker import Ranker
 from models.recommend import FINAL, RANKER, recommend_users
 from models.training import assemble, fit_generators, ranker_rows, stage_one

@@ -9,7 +9,7 @@ import xgboost as xgb
 from conf import load_config
 from models.data import build_training_set
 from models.explain import trending_text
-from models.features import feature_names, recent_matrix
+from models.candidate_features import feature_names, recent_matrix
 from models.ranker import Ranker
 from models.recommend import FINAL, RANKER, recommend_users
 from models.training import assemble, fit_generators, ranker_rows, split_for_ranker, stage_one

@@ -5,7 +5,7 @@ import pandas as pd
 
 from conf.settings import InteractionsConfig
 from models.data import build_training_set
-from models.features import STORE_AFFINITY, store_features
+from models.candidate_features import STORE_AFFINITY, store_features
 
 INTERACTIONS = InteractionsConfig(weights={"watch": 1.0})
 
