@@ -3,17 +3,20 @@ per step, wall seconds, peak RSS of the driver, the JVM and Spark's Python worke
 and the growth exponent between sizes (log time ratio / log size ratio; 1.0 = linear).
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--movies 20000] [--events-per-user 50]
-        [--workdir /tmp/movierec-scale] [--set KEY=VALUE ...]
+        [--workdir /tmp/movierec-scale] [--set KEY=VALUE ...] [--reuse 10000]
 
 Each size is one `movierec pipeline` process from an empty workdir (Spark start-up included), fed
 `synthetic.users = size` and the same movies and events per user. A sampler polls the process tree
 every 0.5 s; the pipeline's "step X started" lines on stderr say which step a sample belongs to.
 `--set spark.master=spark://127.0.0.1:7077` (and the like) runs the same sizes on a cluster.
+Each size's figures are saved as `<workdir>/<size>/bench.json` with the commit; `--reuse 10000` reads that
+size's saved figures instead of running it again (the growth table says which commits it compares).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -52,6 +55,7 @@ class Run:
     peaks: dict[str, Peaks] = field(default_factory=dict)
     rows: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    commit: str = ""
 
 
 def memory(root: psutil.Process) -> tuple[float, float, float]:
@@ -135,7 +139,17 @@ def run_size(size: int, args: argparse.Namespace) -> Run:
         run.report["_state"] = json.loads(state_path.read_text())
     run.steps = run.report["timings_seconds"]
     run.rows = rows_of(run.report)
+    run.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    saved = {**dataclasses.asdict(run), "report": {}}
+    (workdir / "bench.json").write_text(json.dumps(saved, indent=1))
     return run
+
+
+def reused(size: int, args: argparse.Namespace) -> Run:
+    saved = json.loads((args.workdir / str(size) / "bench.json").read_text())
+    saved["peaks"] = {step: Peaks(**p) for step, p in saved["peaks"].items()}
+    saved["rows"] = {step: tuple(r) for step, r in saved["rows"].items()}
+    return Run(**saved)
 
 
 def fmt(value) -> str:
@@ -147,7 +161,7 @@ def print_run(run: Run) -> None:
     for p in run.peaks.values():
         overall.update(p.driver, p.jvm, p.workers)
         overall.total = max(overall.total, p.total)
-    print(f"\n## {run.size:,} users: {run.seconds:,.0f} s wall, steps {sum(run.steps.values()):,.0f} s; "
+    print(f"\n## {run.size:,} users (commit {run.commit or '?'}): {run.seconds:,.0f} s wall, steps {sum(run.steps.values()):,.0f} s; "
           f"peak RSS driver {overall.driver:,.0f} MB, JVM {overall.jvm:,.0f} MB, Python workers {overall.workers:,.0f} MB, "
           f"all together {overall.total:,.0f} MB")
     print(f"{'step':<12} {'seconds':>9} {'driver MB':>10} {'JVM MB':>8} {'workers MB':>11} {'rows in':>12} {'rows out':>12}")
@@ -177,10 +191,12 @@ def main() -> None:
     parser.add_argument("--events-per-user", type=int, default=50)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/movierec-scale"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to movierec pipeline")
+    parser.add_argument("--reuse", default="", help="sizes whose saved bench.json is read instead of run")
     args = parser.parse_args()
+    reuse = {int(s) for s in args.reuse.split(",") if s}
     runs = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        runs.append(run_size(size, args))
+    for size in sorted({int(s) for s in args.sizes.split(",")} | reuse):
+        runs.append(reused(size, args) if size in reuse else run_size(size, args))
         print_run(runs[-1])
         sys.stdout.flush()
     if len(runs) > 1:

@@ -43,6 +43,9 @@ def repo_config(cfg: Config) -> dict:
         # Point-in-time joins run on the pipeline's Spark session (see features/repo.py).
         "offline_store": {"type": "spark"},
         "entity_key_serialization_version": 3,
+        # Materialise only each entity's latest row: Feast's default pulls every row of the gold tables' history
+        # to the driver and keeps the latest there (11.6M user rows at 100k users: the driver's JVM ran out of heap).
+        "materialization": {"pull_latest_features": True},
     }
 
 
