@@ -21,6 +21,7 @@ TINY_SYNTHETIC = {"users": 160, "movies": 90, "events_per_user": 25, "days": 120
 # Every generator and the ranker, sized so a whole pipeline run takes seconds.
 TINY_MODELS = {"als": {"factors": 8, "iterations": 5}, "als_tuning": {"factors": [], "regularization": []},
                "two_tower": {"dim": 8, "content_dim": 8, "epochs": 1, "samples_per_user": 5},
+               "sasrec": {"dim": 8, "layers": 1, "max_len": 10, "epochs": 2},
                "ranker": {"n_estimators": 20, "max_depth": 3, "num_workers": 1}}
 
 
