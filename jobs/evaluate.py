@@ -21,7 +21,7 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, plots, runs
 from jobs.report_text import is_single_generator, markdown
-from jobs.score import FALLBACK_USER, read_lists
+from jobs.score import FALLBACK_USER, list_rows
 from jobs.tracking import log_evaluation
 from jobs.runs import model_path, test_path
 from models.metrics import (
@@ -29,11 +29,11 @@ from models.metrics import (
     Part,
     bootstrap,
     cold_item_part,
-    new_release_part,
     cold_item_recall,
     coverage_curve,
     diversity_part,
     intervals,
+    new_release_part,
     novelty_part,
     percentile_interval,
     point_value,
@@ -115,9 +115,12 @@ def _union(arrays: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _list_arrays(lists: pd.DataFrame, user_ids: np.ndarray, item_index) -> dict[str, np.ndarray]:
-    return {name: lists_to_array(group, user_ids, item_index, int(group[S.RANK].max()))
-            for name, group in lists[lists[S.USER_ID].isin(user_ids)].groupby(S.LIST_NAME)}
+def _list_arrays(lists: dict[str, pd.DataFrame], user_ids: np.ndarray, item_index) -> dict[str, np.ndarray]:
+    out = {}
+    for name, rows in lists.items():
+        rows = rows[rows[S.USER_ID].isin(user_ids)]
+        out[name] = lists_to_array(rows, user_ids, item_index, int(rows[S.RANK].max()) if len(rows) else 1)
+    return out
 
 
 def list_parts(recs: np.ndarray, relevant: sparse.csr_matrix, fitted, users_per_item: np.ndarray, baseline: np.ndarray,
@@ -171,7 +174,7 @@ def users_protocol(eligible: int, evaluated: int, cfg: Config) -> str:
     return f"{who} (all of them)"
 
 
-def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, seen: sparse.csr_matrix, fitted, k: int,
+def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix, seen: sparse.csr_matrix, fitted, k: int,
                      popularity_ndcg: float) -> dict:
     """The fallback list, as every evaluated user would get it if we knew nothing about them.
 
@@ -181,7 +184,7 @@ def new_user_metrics(lists: pd.DataFrame, relevant: sparse.csr_matrix, seen: spa
     most of the fallback's items still has ten of its own) and popularity's list for an unknown user cut to the
     fallback's length and scored the same way (`vs_popularity_same_length`)."""
     def as_if_new(name: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = lists[(lists[S.USER_ID] == FALLBACK_USER) & (lists[S.LIST_NAME] == name)].sort_values(S.RANK)
+        rows = lists[name][lists[name][S.USER_ID] == FALLBACK_USER].sort_values(S.RANK)
         items = fitted.train.item_index(rows[S.MOVIE_ID].to_numpy())
         recs = np.tile(items, (relevant.shape[0], 1)) if len(items) else np.full((relevant.shape[0], 1), -1)
         owned = seen[:, np.maximum(recs[0], 0)].toarray().astype(bool) & (recs >= 0)
@@ -219,11 +222,10 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     k = cfg.evaluation.k
     fitted = pickle.loads(model_path(cfg, run_id, "eval").read_bytes())
     test = pd.read_parquet(test_path(cfg, run_id))
-    lists = pd.concat([
-        read_lists(cfg, spark, run_id, "eval", "candidates").toPandas(),
-        read_lists(cfg, spark, run_id, "eval", "ranked_lists").drop(S.REASON_TEXT, S.SLOT).toPandas(),
-    ])
-    user_ids = np.sort(lists.loc[lists[S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
+    order = [*fitted.generators, *fitted.reference, RANKER, FINAL, *(final_list_name(v) for v in fitted.variants)]
+    lists = {name: list_rows(cfg, spark, run_id, "eval", "ranked_lists" if name.startswith(FINAL) else "candidates", name)
+             for name in order}
+    user_ids = np.sort(lists[FINAL].loc[lists[FINAL][S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
     item_index = fitted.train.item_index
     relevant = relevance(fitted.train, test, cfg)
     n_eligible = int(np.count_nonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events))
@@ -231,7 +233,6 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     eligible = relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events
     user_ids, relevant = user_ids[eligible], relevant[eligible]
     arrays = _list_arrays(lists, user_ids, item_index)
-    order = [*fitted.generators, *fitted.reference, RANKER, FINAL, *(final_list_name(v) for v in fitted.variants)]
     users_per_item = np.asarray((fitted.train.seen > 0).sum(axis=0)).ravel()
     parts = model_parts(arrays, relevant, fitted, users_per_item, order, k)
     models = point_metrics(parts, len(user_ids))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 
+import duckdb
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -22,6 +23,7 @@ from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.progress import spark_tasks
 from jobs.runs import model_path, test_path
+from jobs.training_events import local_snapshot_files
 from models.metrics import sample_users
 from models.recommend import FINAL, FittedModels, recommend_users, similar_movies
 
@@ -120,3 +122,28 @@ def read_lists(cfg: Config, spark: SparkSession, run_id: str, split: str, table:
     return lake.read(spark, cfg.table_path("gold", table)).where(
         (F.col(S.RUN_ID) == run_id) & (F.col(S.SPLIT) == split)
     )
+
+
+def list_rows(cfg: Config, spark: SparkSession, run_id: str, split: str, table: str, name: str,
+              engine: str = "auto") -> pd.DataFrame:
+    """(user_id, rank, movie_id) of one list (`list_name` = `name`) of a run's split, one list at a time: every
+    list of 50,000 evaluated users together is 37M rows, more than the driver's JVM collects. DuckDB scans the
+    table's local Parquet files (no JVM); elsewhere Spark hands the filtered rows over as Arrow. `engine`: auto |
+    spark."""
+    path = cfg.table_path("gold", table)
+    files = local_snapshot_files(spark, path, None) if engine == "auto" else None
+    columns = [S.USER_ID, S.RANK, S.MOVIE_ID]
+    if files is None:
+        frame = read_lists(cfg, spark, run_id, split, table).where(F.col(S.LIST_NAME) == name).select(*columns)
+        return frame.toArrow().to_pandas()
+    if not files:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
+    con = duckdb.connect()
+    try:
+        return con.sql(f"""
+            SELECT {S.USER_ID}, {S.RANK}, {S.MOVIE_ID} FROM read_parquet(?, hive_partitioning = true,
+                hive_types = {{'{S.RUN_ID}': VARCHAR, '{S.SPLIT}': VARCHAR}})
+            WHERE {S.RUN_ID} = ? AND {S.SPLIT} = ? AND {S.LIST_NAME} = ?
+        """, params=[files, run_id, split, name]).df()
+    finally:
+        con.close()

@@ -9,7 +9,7 @@ from jobs import runs
 from jobs.evaluate import evaluate
 from jobs.features import pin_inputs
 from jobs.ingest import ingest
-from jobs.score import score
+from jobs.score import list_rows, score
 from jobs.train import train
 from models.data import event_weights
 from tests.conftest import tiny_config
@@ -38,3 +38,10 @@ def test_leave_one_out_holds_out_one_positive_event_per_user_and_sasrec_feeds_th
     final = report["models"]["final"]
     assert np.isclose(final["recall@10"], final["hit_rate@10"])
     assert report["ranker"]["feature_importance_gain"].keys() >= {"sasrec_score", "sasrec_rank"}
+    # Evaluation reads each list alone; DuckDB over the Parquet files and Spark give the same rows.
+    by = ["user_id", "rank"]
+    for table, name in (("candidates", "sasrec"), ("ranked_lists", "final")):
+        duck = list_rows(cfg, spark, "loo", "eval", table, name).sort_values(by).reset_index(drop=True)
+        jvm = list_rows(cfg, spark, "loo", "eval", table, name, engine="spark").sort_values(by).reset_index(drop=True)
+        assert len(duck) > 0
+        pd.testing.assert_frame_equal(duck, jvm, check_dtype=False)

@@ -17,8 +17,8 @@ def test_the_fallback_is_scored_without_each_users_own_items():
     item_ids = np.array([10, 11, 12, 13])
     train = SimpleNamespace(n_items=4, item_index=lambda ids: np.searchsorted(item_ids, ids))
     fitted = SimpleNamespace(train=train, n_final=2)
-    lists = pd.DataFrame({"user_id": FALLBACK_USER, "list_name": [FINAL] * 3 + ["popularity"] * 4,
-                          "rank": [1, 2, 3, 1, 2, 3, 4], "movie_id": [10, 11, 12, 11, 10, 12, 13]})
+    lists = {FINAL: pd.DataFrame({"user_id": FALLBACK_USER, "rank": [1, 2, 3], "movie_id": [10, 11, 12]}),
+             "popularity": pd.DataFrame({"user_id": FALLBACK_USER, "rank": [1, 2, 3, 4], "movie_id": [11, 10, 12, 13]})}
     relevant = sparse.csr_matrix(np.array([[0, 0, 1, 0],     # user 0 has item 10 already: 12 moves up to 2nd
                                            [0, 1, 0, 0]]))   # user 1 has nothing: 11 stays 2nd
     seen = sparse.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0]]))
