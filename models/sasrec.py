@@ -131,6 +131,15 @@ class SasRec(CandidateGenerator):
         scores = np.full((len(user_idx), self._train.n_items), -np.inf, dtype=np.float32)
         safe = np.maximum(user_idx, 0)
         known = np.flatnonzero((user_idx >= 0) & (self._starts[safe + 1] > self._starts[safe]))   # with a positive item
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)        # one Spark task = one core, as the ranker's inference
+        try:
+            self._forward(user_idx, known, scores)
+        finally:
+            torch.set_num_threads(threads)
+        return scores
+
+    def _forward(self, user_idx: np.ndarray, known: np.ndarray, scores: np.ndarray) -> None:
         with torch.no_grad():
             for block in np.array_split(known, max(1, math.ceil(len(known) / INFERENCE_USERS))):
                 if not len(block):
@@ -138,4 +147,3 @@ class SasRec(CandidateGenerator):
                 seq = torch.from_numpy(windows(self._items, self._starts, user_idx[block], self.cfg.max_len))
                 last = self._network(seq)[:, -1]
                 scores[block] = (last @ self._network.items.weight[1:].T).numpy()
-        return scores
