@@ -20,7 +20,7 @@ from scipy import sparse
 from conf import Config
 from data_contracts import columns as S
 from jobs import lake, plots, runs
-from jobs.report_text import is_single_generator, markdown
+from jobs.report_text import best_single, markdown
 from jobs.score import FALLBACK_USER, list_rows
 from jobs.tracking import log_evaluation
 from jobs.runs import model_path, test_path
@@ -71,13 +71,6 @@ def _paired(name: str, models: dict[str, dict], replicates: dict[str, dict[str, 
                      f"the paired {LEVEL:.0%} bootstrap interval of {name} - {factor} x {baseline} is below 0"),
             "value": models[name][ndcg], "difference": models[name][ndcg] - target, "interval": interval,
             "passed": models[name][ndcg] >= target if interval is None else interval[1] >= 0}
-
-
-def best_single(models: dict[str, dict], ndcg: str) -> str:
-    """The generator (or reference model) whose own list has the highest NDCG: what a system that merges and
-    reranks them all must at least match."""
-    singles = [n for n in models if is_single_generator(n) and ndcg in models[n]]
-    return max(singles, key=lambda n: models[n][ndcg])
 
 
 def check_gates(cfg: Config, models: dict[str, dict], replicates: dict[str, dict[str, np.ndarray]]) -> dict:

@@ -9,6 +9,12 @@ def is_single_generator(name: str) -> bool:
     return name != RANKER and name != FINAL and not name.startswith(f"{FINAL}@")
 
 
+def best_single(models: dict[str, dict], ndcg: str) -> str:
+    """The generator (or reference model) whose own list has the highest NDCG: what a system that merges and
+    reranks them all must at least match."""
+    return max((n for n in models if is_single_generator(n) and ndcg in models[n]), key=lambda n: models[n][ndcg])
+
+
 def columns(k: int) -> list[str]:
     """The report's metric columns at cutoff `k` (evaluate also scores 2k for NDCG and recall)."""
     return [f"ndcg@{k}", f"recall@{k}", f"precision@{k}", f"map@{k}", f"hit_rate@{k}", f"ndcg@{2 * k}",
@@ -74,12 +80,11 @@ def checks(report: dict) -> list[str]:
     models, k = report["models"], report["k"]
     final = models["final"]
     ndcg, coverage, serendipity = f"ndcg@{k}", f"coverage@{k}", f"serendipity@{k}"
-    singles = {m: v[ndcg] for m, v in models.items() if is_single_generator(m)}
-    best = max(singles, key=singles.get)
+    best = best_single(models, ndcg)
     out = []
     if models.get("ease", {}).get(ndcg):
         out.append(f"final NDCG@{k} / EASE: {final[ndcg] / models['ease'][ndcg]:.3f}x")
-    out.append(f"final NDCG@{k} / best single generator ({best}): {final[ndcg] / singles[best]:.3f}x")
+    out.append(f"final NDCG@{k} / best single generator ({best}): {final[ndcg] / models[best][ndcg]:.3f}x")
     if "als" in models:
         out.append(f"{coverage}: final {final[coverage]:.4f}, ALS {models['als'][coverage]:.4f}")
     out.append(f"{serendipity}: final {final[serendipity]:.4f}, popularity {models['popularity'][serendipity]:.4f}")

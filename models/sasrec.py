@@ -23,7 +23,7 @@ from torch import nn
 
 from conf.settings import SasRecConfig
 from models.base import CandidateGenerator
-from models.data import TrainingSet, positive_sequences
+from models.data import TrainingSet, last_items, positive_sequences
 
 INFERENCE_USERS = 512       # users per forward pass when scoring: (users, max_len, dim) activations at a time
 
@@ -56,13 +56,9 @@ class _Network(nn.Module):
 
 
 def windows(items: np.ndarray, starts: np.ndarray, users: np.ndarray, length: int) -> np.ndarray:
-    """(len(users), length) each user's last `length` items as embedding rows (item + 1), left-padded with 0."""
-    ends = starts[users + 1]
-    offsets = ends[:, None] - length + np.arange(length)[None, :]
-    valid = offsets >= starts[users][:, None]
-    if not len(items):
-        return np.zeros(valid.shape, dtype=np.int64)
-    return np.where(valid, items[np.where(valid, offsets, 0)].astype(np.int64) + 1, 0)
+    """(len(users), length) each user's last `length` items as embedding rows (item + 1), oldest first,
+    left-padded with 0 (last_items' -1 padding, shifted)."""
+    return np.ascontiguousarray(last_items(items, starts, users, length)[:, ::-1]).astype(np.int64) + 1
 
 
 class SasRec(CandidateGenerator):
