@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="models.<KEY> override")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--every", type=int, default=0, metavar="N",
+                        help="sasrec: also print the figures after every N epochs (its learning curve)")
     args = parser.parse_args()
     overrides = set_overrides([f"models.{kv}" for kv in args.set])
     cfg = load_config("local", environ={}, overrides=overrides)
@@ -64,14 +66,24 @@ def main() -> None:
     for name in args.generators.split(","):
         for seed in range(cfg.seed, cfg.seed + args.seeds):
             start = time.perf_counter()
-            model = build_generator(name, cfg.models, seed).fit(train)
-            fit = time.perf_counter() - start
-            start = time.perf_counter()
-            recs = np.concatenate([model.recommend(chunk, args.k)[0] for chunk in np.array_split(users, max(1, len(users) // 500))])
-            score_ms = (time.perf_counter() - start) * 1000 / len(users)
-            metrics = ranking_metrics(recs, relevant, args.k, train.n_items)
-            print(f"{name:<12} {seed:>4} {metrics[f'ndcg@{args.k}']:>9.4f} {metrics[f'recall@{args.k}']:>8.4f} "
-                  f"{fit:>7.1f} {score_ms:>14.2f}", flush=True)
+            model = build_generator(name, cfg.models, seed)
+            if name == "sasrec" and args.every:
+                model._train = train
+                for epoch, _ in enumerate(model.epochs(train), start=1):
+                    if epoch % args.every == 0 and epoch < cfg.models.sasrec.epochs:
+                        report(f"{name}@{epoch}", seed, model, users, relevant, train, args.k, time.perf_counter() - start)
+            else:
+                model.fit(train)
+            report(name, seed, model, users, relevant, train, args.k, time.perf_counter() - start)
+
+
+def report(name, seed, model, users, relevant, train, k, fit) -> None:
+    start = time.perf_counter()
+    recs = np.concatenate([model.recommend(chunk, k)[0] for chunk in np.array_split(users, max(1, len(users) // 500))])
+    score_ms = (time.perf_counter() - start) * 1000 / len(users)
+    metrics = ranking_metrics(recs, relevant, k, train.n_items)
+    print(f"{name:<12} {seed:>4} {metrics[f'ndcg@{k}']:>9.4f} {metrics[f'recall@{k}']:>8.4f} "
+          f"{fit:>7.1f} {score_ms:>14.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -233,6 +233,23 @@ class AlsTuningConfig(_Strict):
     max_users: int = Field(50000, gt=0)   # the grid is fitted on a seeded sample of this many users
 
 
+class SegmentsConfig(_Strict):
+    """Lists for users known only by their profile (silver.users): one per segment, for users with no events,
+    and one per genre (and age band) for onboarding requests that name genres (models/segments.py)."""
+
+    enabled: bool = True
+    attributes: list[str] = Field(default_factory=lambda: ["gender", "age"])  # silver.users columns; age is banded
+    age_bands: list[int] = Field(default_factory=lambda: [18, 25, 35, 45, 56])  # band edges: <18, 18-24, ..., 56+
+    shrinkage: float = Field(2000.0, ge=0)      # pseudo-events of overall popularity added to each segment's counts
+
+    @field_validator("age_bands")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(b <= a for a, b in zip(value, value[1:])) or any(v <= 0 for v in value):
+            raise ValueError(f"age_bands must be increasing positive ages, not {value}")
+        return value
+
+
 GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "sasrec")
 DEFAULT_GENERATORS = GENERATORS[:-1]
 
@@ -252,6 +269,7 @@ class ModelsConfig(_Strict):
     sasrec: SasRecConfig = SasRecConfig()
     ranker: RankerConfig = RankerConfig()
     rerank: RerankConfig = RerankConfig()
+    segments: SegmentsConfig = SegmentsConfig()
 
     @model_validator(mode="after")
     def _popularity_is_required(self) -> ModelsConfig:

@@ -62,6 +62,9 @@ def _published(name: str, entity: Entity, schema: list[Field]) -> FeatureView:
 user_recommendations = _published("user_recommendations", rec_list, [
     *LIST_ITEM_FIELDS,
     Field(name="generated_at", dtype=String),
+    # Non-empty for a user known only by their profile: the row has no items and names the segment whose list
+    # ("<version>:<variant>:__segment__:<segment>") they are served.
+    Field(name="segment", dtype=String),
 ])
 
 similar_movies = _published("similar_movies", published_movie, LIST_ITEM_FIELDS)

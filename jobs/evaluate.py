@@ -44,6 +44,7 @@ from models.metrics import (
 )
 from models.data import DAY
 from models.recommend import FINAL, RANKER, final_list_name
+from models.segments import SEGMENT_BASE
 from models.split import LEAVE_ONE_OUT, describe
 from models.training import relevance
 
@@ -167,7 +168,7 @@ def users_protocol(eligible: int, evaluated: int, cfg: Config) -> str:
     return f"{who} (all of them)"
 
 
-def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix, seen: sparse.csr_matrix, fitted, k: int,
+def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix, user_idx: np.ndarray, fitted, k: int,
                      popularity_ndcg: float) -> dict:
     """The fallback list, as every evaluated user would get it if we knew nothing about them.
 
@@ -175,26 +176,51 @@ def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix
     as every generator's list is scored; `..._unmasked` scores it as served. Against two popularity figures:
     the generator's own (`vs_popularity`: its list is `candidates_per_generator` long, so a user who has seen
     most of the fallback's items still has ten of its own) and popularity's list for an unknown user cut to the
-    fallback's length and scored the same way (`vs_popularity_same_length`)."""
+    fallback's length and scored the same way (`vs_popularity_same_length`). With segments, `segments` scores
+    each user's segment list (the fallback for users the users table lacks) the same way."""
+    seen = fitted.train.seen[user_idx]
     def as_if_new(name: str) -> tuple[np.ndarray, np.ndarray]:
         rows = lists[name][lists[name][S.USER_ID] == FALLBACK_USER].sort_values(S.RANK)
         items = fitted.train.item_index(rows[S.MOVIE_ID].to_numpy())
         recs = np.tile(items, (relevant.shape[0], 1)) if len(items) else np.full((relevant.shape[0], 1), -1)
-        owned = seen[:, np.maximum(recs[0], 0)].toarray().astype(bool) & (recs >= 0)
-        # The user's own items move to the end as -1 (a stable sort keeps the others' order).
-        return recs, np.take_along_axis(np.where(owned, -1, recs), np.argsort(owned, axis=1, kind="stable"), axis=1)
+        return recs, without_own(recs, seen)
 
     recs, masked = as_if_new(FINAL)
     metrics = ranking_metrics(masked, relevant, k, fitted.train.n_items)
     _, popular = as_if_new("popularity")
     same_length = ranking_metrics(popular[:, :recs.shape[1]], relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
     ndcg = metrics[f"ndcg@{k}"]
-    ratio = lambda base: round(ndcg / base, 4) if base > 0 else None  # noqa: E731
-    return {"fallback_list_length": int((recs[0] >= 0).sum()), "full_list": bool((recs[0] >= 0).sum() >= fitted.n_final),
-            f"ndcg@{k}_as_if_new": ndcg, f"recall@{k}_as_if_new": metrics[f"recall@{k}"],
-            f"ndcg@{k}_as_if_new_unmasked": ranking_metrics(recs, relevant, k, fitted.train.n_items)[f"ndcg@{k}"],
-            "vs_popularity": ratio(popularity_ndcg),
-            f"popularity_ndcg@{k}_same_length": same_length, "vs_popularity_same_length": ratio(same_length)}
+    ratio = lambda value, base: round(value / base, 4) if base > 0 else None  # noqa: E731
+    out = {"fallback_list_length": int((recs[0] >= 0).sum()), "full_list": bool((recs[0] >= 0).sum() >= fitted.n_final),
+           f"ndcg@{k}_as_if_new": ndcg, f"recall@{k}_as_if_new": metrics[f"recall@{k}"],
+           f"ndcg@{k}_as_if_new_unmasked": ranking_metrics(recs, relevant, k, fitted.train.n_items)[f"ndcg@{k}"],
+           "vs_popularity": ratio(ndcg, popularity_ndcg),
+           f"popularity_ndcg@{k}_same_length": same_length, "vs_popularity_same_length": ratio(ndcg, same_length)}
+    if fitted.segments is not None:
+        segment = fitted.segments.user_segment[user_idx]
+        final = lists[FINAL]
+        audience = SEGMENT_BASE - np.arange(len(fitted.segments.names))
+        width = recs.shape[1]
+        by_segment = np.full((len(audience) + 1, width), -1, dtype=np.int64)   # last row: the fallback
+        by_segment[-1] = recs[0]
+        for s, a in enumerate(audience):
+            items = fitted.train.item_index(final.loc[final[S.USER_ID] == a].sort_values(S.RANK)[S.MOVIE_ID].to_numpy())[:width]
+            by_segment[s, :len(items)] = items
+        segment_recs = without_own(by_segment[np.where(segment >= 0, segment, len(audience))], seen)
+        seg = ranking_metrics(segment_recs, relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
+        out["segments"] = {"attributes": [part.split("=")[0] for part in fitted.segments.names[0].split("|")],
+                           "segments": len(audience), "users_with_a_segment": int((segment >= 0).sum()),
+                           f"ndcg@{k}_as_if_new": seg, "vs_popularity": ratio(seg, popularity_ndcg),
+                           "vs_popularity_same_length": ratio(seg, same_length), "vs_fallback": ratio(seg, ndcg)}
+    return out
+
+
+def without_own(recs: np.ndarray, seen: sparse.csr_matrix) -> np.ndarray:
+    """`recs` (one row per user of `seen`) with each user's own items moved to the end as -1 (a stable sort keeps
+    the others' order): as every generator's list is scored."""
+    rows = np.repeat(np.arange(recs.shape[0]), recs.shape[1])
+    owned = np.asarray(seen[rows, np.maximum(recs, 0).ravel()]).reshape(recs.shape).astype(bool) & (recs >= 0)
+    return np.take_along_axis(np.where(owned, -1, recs), np.argsort(owned, axis=1, kind="stable"), axis=1)
 
 
 def _figures(cfg: Config, run_id: str, models: dict, metric_intervals: dict, arrays: dict, fitted, counts: np.ndarray,
@@ -218,7 +244,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
     order = [*fitted.generators, *fitted.reference, RANKER, FINAL, *(final_list_name(v) for v in fitted.variants)]
     lists = {name: list_rows(cfg, spark, run_id, "eval", "ranked_lists" if name.startswith(FINAL) else "candidates", name)
              for name in order}
-    user_ids = np.sort(lists[FINAL].loc[lists[FINAL][S.USER_ID] != FALLBACK_USER, S.USER_ID].unique())
+    user_ids = np.sort(lists[FINAL].loc[lists[FINAL][S.USER_ID] >= 0, S.USER_ID].unique())   # not the audiences
     item_index = fitted.train.item_index
     relevant = relevance(fitted.train, test, cfg)
     n_eligible = int(np.count_nonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events))
@@ -257,7 +283,7 @@ def evaluate(cfg: Config, spark: SparkSession, run_id: str) -> dict:
                        "recall": ranking_metrics(merged, relevant, merged.shape[1], fitted.train.n_items)[
                            f"recall@{merged.shape[1]}"],
                        "cold_item_recall": cold_item_recall(merged, relevant, cold, merged.shape[1])},
-        "new_users": new_user_metrics(lists, relevant, fitted.train.seen[fitted.train.user_index(user_ids)], fitted, k,
+        "new_users": new_user_metrics(lists, relevant, fitted.train.user_index(user_ids), fitted, k,
                                       models.get("popularity", {}).get(f"ndcg@{k}", 0.0)),
         "timing": {"fit_seconds": train_summary.get("fit_seconds", {}),
                    "score_ms_per_user": train_summary.get("score_ms_per_user", {}),

@@ -38,6 +38,7 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL
+from models.segments import SEGMENT_PREFIX, segment_names
 from serving.responses import GENRE_SEPARATOR, encode_items
 from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, delete_versions, open_store,
                            release_key, use_wal, write_repo_files)
@@ -137,20 +138,30 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
     fields = _movie_fields(movies)
     variant = F.when(F.col(S.LIST_NAME) == FINAL, F.lit(cfg.experiment.control)).otherwise(
         F.substring_index(F.col(S.LIST_NAME), "@", -1))
-    user = F.when(F.col(S.USER_ID) == FALLBACK_USER, F.lit(FALLBACK)).otherwise(F.col(S.USER_ID).cast("string"))
+    audiences = {int(a): key for a, key in state.get("audiences_full", {}).items()}
+    user = F.when(F.col(S.USER_ID) == FALLBACK_USER, F.lit(FALLBACK))
+    if audiences:   # segment and genre lists (models/segments.py)
+        names = F.create_map(*[F.lit(v) for pair in audiences.items() for v in pair])
+        user = user.when(F.col(S.USER_ID) < FALLBACK_USER, F.element_at(names, F.col(S.USER_ID)))
+    user = user.otherwise(F.col(S.USER_ID).cast("string"))
     # serving.store.list_key in Spark.
     ranked = (read_lists(cfg, spark, run_id, "full", "ranked_lists").join(fields, S.MOVIE_ID, "left")
               .withColumn("list_key", F.concat(F.lit(f"{version}:"), variant, F.lit(":"), user)))
-    items = F.sort_array(F.collect_list(F.struct(
-        S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT)))
+    if any(key.startswith(SEGMENT_PREFIX) for key in audiences.values()):
+        ranked = ranked.unionByName(_segment_pointers(cfg, spark, run_id, state, version), allowMissingColumns=True)
+    # A pointer row has no item: its struct is null, which collect_list leaves out.
+    items = F.sort_array(F.collect_list(F.when(F.col(S.RANK).isNotNull(), F.struct(
+        S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT))))
     generated_at = datetime.now(UTC).isoformat()
+    segment = F.coalesce(F.max("segment"), F.lit("")) if "segment" in ranked.columns else F.lit("")
     lists = stage(ranked, "list_key", f"{path}/user_recommendations", chunk_rows, lambda rows: (
-        rows.groupBy(BUCKET, "list_key").agg(items.alias("items")).select(
+        rows.groupBy(BUCKET, "list_key").agg(items.alias("items"), segment.alias("segment")).select(
             BUCKET, "list_key",
             *_item_fields("items"),
             F.col(f"items.{S.REASON_TEXT}").alias("reasons"),
             F.col(f"items.{S.SLOT}").alias("slots"),
             F.lit(generated_at).alias("generated_at"),
+            "segment",
         )))
 
     neighbours = (read_lists(cfg, spark, run_id, "full", "similar_movies")
@@ -175,6 +186,26 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
     return Version(version, lists, similar, cards)
 
 
+def _segment_pointers(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str) -> DataFrame:
+    """(list_key, segment) of every variant for each user the users table knows who has no list of their own: the
+    API serves them their segment's list (one row per user points to it; the list is stored once)."""
+    segments = cfg.models.segments
+    users = lake.read(spark, cfg.table_path("silver", "users"), state["silver_versions"]["users"])
+    profile = [c for c in dict.fromkeys(["age", *segments.attributes]) if c in users.columns]
+    listed = read_lists(cfg, spark, run_id, "full", "ranked_lists").where(F.col(S.USER_ID) >= 0).select(S.USER_ID).distinct()
+
+    def names(batches):
+        for batch in batches:
+            yield pd.DataFrame({S.USER_ID: batch[S.USER_ID], "segment": segment_names(batch, segments)})
+
+    pointers = (users.select(S.USER_ID, *profile).join(listed, S.USER_ID, "left_anti")
+                .mapInPandas(names, f"{S.USER_ID} long, segment string"))
+    variants = spark.createDataFrame([(v,) for v in cfg.experiment.variants], "variant string")
+    return pointers.crossJoin(variants).select(
+        F.concat(F.lit(f"{version}:"), F.col("variant"), F.lit(":"), F.col(S.USER_ID).cast("string")).alias("list_key"),
+        "segment")
+
+
 def _chunks(rows: Rows, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if isinstance(rows, Staged):
         yield from rows.chunks()
@@ -197,6 +228,7 @@ def served_rows(chunk: pd.DataFrame, key: str, poster_base: str, with_reasons: b
     served["items"] = pd.Series(encode_items(chunk, poster_base, with_reasons), dtype=object)
     if with_reasons:
         served["generated_at"] = chunk["generated_at"].to_numpy()
+        served["segment"] = chunk["segment"].to_numpy() if "segment" in chunk else ""
     return served
 
 

@@ -93,5 +93,11 @@ def checks(report: dict) -> list[str]:
     if f"new_release_share@{k}" in final:
         out.append(f"lists with a movie released in the last 30 days in their top {k}: final "
                    f"{final[f'new_release_share@{k}']:.4f}, popularity {models['popularity'].get(f'new_release_share@{k}', 0):.4f}")
-    out.append(f"new users: {report.get('new_users')}")
+    new_users = dict(report.get("new_users") or {})
+    segments = new_users.pop("segments", None)
+    out.append(f"new users: {new_users}")
+    if segments:
+        out.append(f"segment lists ({' x '.join(segments['attributes'])}, {segments['segments']} segments), as if new: "
+                   f"NDCG@{k} {segments[f'ndcg@{k}_as_if_new']:.4f}, {segments['vs_popularity']}x popularity, "
+                   f"{segments['vs_fallback']}x the fallback ({segments['users_with_a_segment']} evaluated users with a segment)")
     return out

@@ -4,7 +4,7 @@ Writes gold `candidates` (each generator's top-N, the EASE reference and the ran
 before reranking: for the eval split only, where evaluation reads them), `ranked_lists` (the final, reranked, explained lists: `final` for the control,
 `final@<variant>` for the experiment's other arms) and, for the full split, `similar_movies`, all
 keyed by (run_id, split). User id -1 stands for "a user we know nothing about": its list is the
-fallback that unknown users are served.
+fallback that unknown users are served; ids below it are the segment and genre lists (models/segments.py).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     blob = model_path(cfg, run_id, split).read_bytes()
     payload = spark.sparkContext.broadcast(blob)
     fitted = pickle.loads(blob)
-    user_ids = np.append(users_to_score(cfg, run_id, split, fitted), FALLBACK_USER)
+    audiences = fitted.segments.audience_keys() if fitted.segments is not None else {}
+    user_ids = np.concatenate([users_to_score(cfg, run_id, split, fitted), [FALLBACK_USER], list(audiences)]).astype(np.int64)
     users = spark.createDataFrame(pd.DataFrame({S.USER_ID: user_ids}))
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 
@@ -90,7 +91,8 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
         with spark_tasks(spark, f"similar movies for {fitted.train.n_items:,} movies"):
             counts["similar_movies"] = _score_similar(cfg, spark, run_id, split, payload, fitted.train.n_items)
     payload.unpersist()
-    runs.update_state(cfg, run_id, **{f"score_{split}": counts})
+    # Publish keys the segment and genre lists by these names (ids below -1 are not users).
+    runs.update_state(cfg, run_id, **{f"score_{split}": counts, f"audiences_{split}": {str(a): k for a, k in audiences.items()}})
     return counts
 
 

@@ -52,7 +52,9 @@ def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataF
     # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
     events = read_events(spark, cfg.table_path("silver", "interactions"), versions["interactions"],
                          movies[S.MOVIE_ID].to_numpy())
-    users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"]).select(S.USER_ID, "age").toPandas()
+    users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"])
+    profile = [c for c in dict.fromkeys(["age", *cfg.models.segments.attributes]) if c in users.columns]
+    users = users.select(S.USER_ID, *profile).toPandas()
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
     return events, movies, users

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 
 from conf.settings import RerankConfig
-from models.base import CandidateGenerator
+from models.base import CandidateGenerator, top_n
 from models.data import DAY, TrainingSet
 from models.explain import HISTORY_FOR_REASONS, NON_PERSONAL, most_similar, reasons
 from models.candidate_features import FeatureContext, candidates, recent_matrix
 from models.ranker import Ranker, rank_fusion
 from models.rerank import SLOT_NAMES, allowed, banned_items, pool_size, rerank_batch
+from models.segments import Segments
 
 FINAL = "final"
 RANKER = "ranker"
@@ -42,6 +43,7 @@ class FittedModels:
     trending_window_days: float = 7.0
     variants: dict[str, RerankConfig] = field(default_factory=dict)  # A/B arms after the control (`rerank`)
     ranker_candidates: int = 0                   # best candidates by rank fusion the ranker scores per user; 0 = all
+    segments: Segments | None = None             # segment and genre lists (models/segments.py)
 
     def is_new(self, items: np.ndarray) -> np.ndarray:
         released = (self.train.as_of - self.train.catalog.release_ts[items]) / DAY
@@ -83,8 +85,15 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray, with_candidates:
     `with_candidates`: what is published needs neither), and the final list of each experiment variant.
 
     Unknown users (no training events) get what the non-personal generators retrieve, ranked:
-    that is the fallback list. The whole batch is ranked, reranked and explained at once.
+    that is the fallback list. Ids below -1 are segment and genre lists (`audience_lists`). The whole batch
+    is ranked, reranked and explained at once.
     """
+    audience = user_ids < -1
+    if audience.any():
+        lists = [audience_lists(models, user_ids[audience])]
+        if not audience.all():
+            lists.insert(0, recommend_users(models, user_ids[~audience], with_candidates))
+        return pd.concat(lists, ignore_index=True)
     user_idx = models.train.user_index(user_ids)
     cands, scores = score_candidates(models, user_idx, with_reference=with_candidates)
     scores = _popularity_for_unknown(cands.rows, user_idx, scores)
@@ -111,6 +120,35 @@ def recommend_users(models: FittedModels, user_ids: np.ndarray, with_candidates:
         if column not in out:
             out[column] = None
     return out.astype({"user_id": np.int64, "rank": np.int32, "movie_id": np.int64, "score": np.float64})[COLUMNS]
+
+
+def audience_lists(models: FittedModels, audience: np.ndarray) -> pd.DataFrame:
+    """Final lists (every variant) of segment and genre audiences (models/segments.py): each audience's best
+    items by its own popularity, under the variant's rules for the audience's age, reranked and explained like
+    a new user's fallback; "Popular with viewers overall" reads as the audience's own."""
+    if models.segments is None:
+        raise ValueError("audience lists asked for, but the models have no segments")
+    scores, ages, genre = models.segments.lookup(audience)
+    items, best = top_n(scores, models.n_candidates)
+    row, col = np.nonzero(items >= 0)
+    unknown = np.full(len(audience), -1, dtype=np.int64)
+    history = np.full((len(audience), HISTORY_FOR_REASONS), -1, dtype=np.int64)
+    frames = []
+    for variant, rules in [(None, models.rerank), *models.variants.items()]:
+        flat = items[row, col]
+        keep = allowed(flat, ages[row], models.train.catalog, rules, models.banned(rules))
+        frame = _final_lists(models, final_list_name(variant), rules, audience, unknown, history, row[keep],
+                             flat[keep], best[row, col][keep].astype(np.float64), np.zeros(int(keep.sum()), dtype=bool))
+        overall = frame["reason"].to_numpy() == "Popular with viewers overall"
+        frames.append(frame.assign(reason=np.where(overall, np.where(
+            genre[_row_of(frame["user_id"].to_numpy(), audience)], "Popular in the genres you picked",
+            "Popular with viewers like you"), frame["reason"].to_numpy())))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _row_of(ids: np.ndarray, audience: np.ndarray) -> np.ndarray:
+    order = np.argsort(audience)
+    return order[np.searchsorted(audience[order], ids)]
 
 
 def _popularity_for_unknown(rows: pd.DataFrame, user_idx: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -7,8 +7,10 @@ items (a full softmax is what lifts SASRec to the top of the leave-one-out table
 else over the target and `negatives` items drawn uniformly per batch and shared by its positions (sampled
 softmax; a drawn item equal to the target is masked).
 
-Training sees the last `max_len + 1` items of at most `max_train_users` users (a seeded sample: the network is
-shared, and CPU training on every user of a million does not fit the budget). A user's scores are the last
+Training reads every item of at most `max_train_users` users (a seeded sample: the network is shared, and CPU
+training on every user of a million does not fit the budget): a user's sequence is cut from its end into windows
+of `max_len + 1` items that overlap by one, so each item but the first is a target once an epoch (the last window
+alone would drop half of MovieLens-1M's events, whose users average 160). A user's scores are the last
 position's output dotted with every item embedding, computed when scored, from the user's last `max_len` items:
 the fitted model keeps the weights and the item sequences, not a vector per user.
 """
@@ -61,6 +63,22 @@ def windows(items: np.ndarray, starts: np.ndarray, users: np.ndarray, length: in
     return np.ascontiguousarray(last_items(items, starts, users, length)[:, ::-1]).astype(np.int64) + 1
 
 
+def training_windows(items: np.ndarray, starts: np.ndarray, users: np.ndarray, length: int) -> np.ndarray:
+    """(windows, length) every user's sequence cut from its end into windows of `length` items overlapping by one
+    (each window's targets start where the previous one's inputs ended), as embedding rows, left-padded with 0;
+    a window needs two items (an input and a target)."""
+    users = np.asarray(users, dtype=np.int64)
+    lo, hi = starts[users], starts[users + 1]
+    step = length - 1
+    per_user = np.maximum((hi - lo - 2) // step + 1, 0)
+    owner = np.repeat(np.arange(len(users)), per_user)
+    nth = np.arange(len(owner)) - np.repeat(np.cumsum(per_user) - per_user, per_user)
+    end = hi[owner] - nth * step
+    position = end[:, None] - length + np.arange(length)[None, :]
+    ok = position >= lo[owner][:, None]
+    return np.where(ok, items[np.where(ok, position, 0)] + 1, 0).astype(np.int64)
+
+
 class SasRec(CandidateGenerator):
     name = "sasrec"
 
@@ -69,24 +87,31 @@ class SasRec(CandidateGenerator):
         self.seed = seed
 
     def _fit(self, train: TrainingSet) -> None:
+        for _ in self.epochs(train):
+            pass
+
+    def epochs(self, train: TrainingSet):
+        """Fit, yielding after each epoch with the model ready to score (bench/generators_loo.py reads the curve)."""
         cfg = self.cfg
+        self._train = train
         torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         items, starts = positive_sequences(train)
         self._items, self._starts = items.astype(np.int32), starts
         n_items = train.n_items
         network = _Network(n_items, cfg)
+        self._network = network
         lengths = np.diff(starts)
         trainable = np.flatnonzero(lengths >= 2)
         if len(trainable) > cfg.max_train_users:
             trainable = np.sort(rng.choice(trainable, cfg.max_train_users, replace=False))
         self.trained_on_users = int(len(trainable))
-        sequences = torch.from_numpy(windows(items, starts, trainable, cfg.max_len + 1))
+        sequences = torch.from_numpy(training_windows(items, starts, trainable, cfg.max_len + 1))
         optimiser = torch.optim.Adam(network.parameters(), lr=cfg.learning_rate)
         sampled = n_items > cfg.full_softmax_items
-        network.train()
-        for _ in range(cfg.epochs if len(trainable) else 0):
-            for batch in torch.from_numpy(rng.permutation(len(trainable))).split(cfg.batch_size):
+        for _ in range(cfg.epochs if len(sequences) else 0):
+            network.train()
+            for batch in torch.from_numpy(rng.permutation(len(sequences))).split(cfg.batch_size):
                 seq = sequences[batch]
                 inputs, targets = seq[:, :-1], seq[:, 1:]
                 where = (inputs > 0) & (targets > 0)                     # a next item after at least one item
@@ -104,8 +129,8 @@ class SasRec(CandidateGenerator):
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-        network.eval()
-        self._network = network
+            network.eval()
+            yield
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -30,6 +30,7 @@ from models.metrics import ranking_metrics
 from models.ranker import Ranker, labels
 from models.recommend import FittedModels
 from models.registry import REFERENCE, build_generator
+from models.segments import fit_segments
 from models.split import held_out_relevant, hold_out
 
 SCORING_SAMPLE_USERS = 1000
@@ -117,7 +118,7 @@ def assemble(train: TrainingSet, generators: dict, reference: dict, ranker: Rank
     variants = {name: cfg.variant_rerank(name) for name in list(cfg.experiment.variants)[1:]}
     return FittedModels(generators, reference, train, build_context(train, generators, store), ranker, cfg.variant_rerank(cfg.experiment.control),
                         ages, cfg.models.candidates_per_generator, cfg.models.final_list_size, cfg.models.trending.window_days,
-                        variants, cfg.models.ranker.max_candidates)
+                        variants, cfg.models.ranker.max_candidates, fit_segments(train, users, cfg.models.segments))
 
 
 def ranker_rows(models: FittedModels, user_idx: np.ndarray, relevant: sparse.csr_matrix) -> pd.DataFrame:

@@ -19,11 +19,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from conf import Config
+from models.segments import GENRE_PREFIX, SEGMENT_PREFIX, age_band
 from serving.exposures import ExposureLog, FileSink
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.reader import Published, Reader, StoreUnavailable
-from serving.responses import envelope, poster
-from serving.store import OnlineLists, open_store
+from serving.responses import envelope, interleave, poster
+from serving.store import ItemList, OnlineLists, open_store
 from serving.variants import assign
 
 STATIC = FilePath(__file__).resolve().parent / "static"
@@ -31,6 +32,8 @@ MAX_ID = 2**63 - 1
 # On SIGTERM, in-flight requests get this long to finish (each is bounded by the store deadline); a client
 # holding a connection open cannot keep the process from stopping.
 SHUTDOWN_SECONDS = 5
+MAX_GENRES = 10             # genres an onboarding request merges
+MAX_GENRES_TEXT = 500
 
 
 class Item(BaseModel):
@@ -58,6 +61,9 @@ class Recommendations(BaseModel):
     context: str
     fallback: bool = Field(description="true when the user has no list of their own and got the fallback list")
     degraded: bool = Field(description="true when the store failed and the list came from the in-process cache")
+    segment: str | None = Field(None, description=(
+        'set when the list is not the user\'s own: their profile\'s segment list (e.g. "gender=F|age=25-34") or, '
+        'for a new user who named genres, the genre lists it was merged from (e.g. "genres=Comedy,Drama|age=25-34")'))
     items: list[RecommendedItem]
 
 
@@ -93,6 +99,7 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
     """The API for `cfg`; `lists` defaults to the Feast store the config names (tests pass a failing one).
     `metrics_dir`: Prometheus' multiprocess folder, where every worker of one server records its metrics."""
     serving = cfg.serving
+    segments = cfg.models.segments
     metrics = Metrics(metrics_dir)
     reader = Reader(lists if lists is not None else OnlineLists(open_store(cfg)), serving.manifest_ttl_seconds,
                     serving.store_timeout_ms / 1000, metrics)
@@ -144,6 +151,10 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         k: Annotated[int, Query(ge=1, le=serving.max_k, description="items to return")] = serving.default_k,
         context: Annotated[Context, Query(description="where the list is shown (a metrics label)")] = default_context,
         variant: Annotated[Variant | None, Query(description="serve this variant instead of the assigned one")] = None,
+        genres: Annotated[str | None, Query(
+            max_length=MAX_GENRES_TEXT, description="onboarding: the genres a new user picked, comma-separated "
+            "(e.g. Comedy,Drama); used only when the user has no list of their own")] = None,
+        age: Annotated[int | None, Query(ge=0, le=130, description="onboarding: the new user's age")] = None,
     ) -> Recommendations:
         manifest = live.manifest
         if variant is not None and variant.value not in manifest.variants:
@@ -158,10 +169,18 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
             personal = await reader.user_list(manifest, chosen, user_id)
         except StoreUnavailable:
             personal, degraded = None, True
+        segment = None
+        if personal is not None and personal.segment:
+            # Known only by their profile: the row names the segment whose list they get.
+            segment = personal.segment
+            personal = await _audience(live, chosen, SEGMENT_PREFIX + segment)
+        elif personal is None and genres:
+            personal, segment = await _onboarding(live, chosen, genres, age, k)
         fallback = live.fallbacks.get(chosen)
         if personal is None and fallback is None:
             raise HTTPException(status_code=503, detail="the online store is unreachable and no fallback list is cached")
         if personal is None:
+            segment = None
             metrics.fallbacks.labels("store_unavailable" if degraded else "unknown_user").inc()
         metrics.variants.labels(chosen, context.value).inc()
         served = personal or fallback
@@ -172,7 +191,30 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         return json_response(envelope({
             "user_id": user_id, "version": manifest.version, "generated_at": served.generated_at or "",
             "experiment": manifest.experiment, "variant": chosen, "context": context.value,
-            "fallback": personal is None, "degraded": degraded}, served.items, k))
+            "fallback": personal is None, "degraded": degraded, "segment": segment}, served.items, k))
+
+    async def _audience(live: Published, variant: str, key: str) -> ItemList | None:
+        try:
+            return await reader.audience_list(live, variant, key)
+        except StoreUnavailable:
+            return None
+
+    async def _onboarding(live: Published, variant: str, genres: str, age: int | None, k: int
+                          ) -> tuple[ItemList | None, str | None]:
+        """The picked genres' lists (for the age's band, else any age) merged in turn; None when no genre has one."""
+        picked = list(dict.fromkeys(g.strip() for g in genres.split(",") if g.strip()))[:MAX_GENRES]
+        band = age_band([age], segments.age_bands)[0] if age is not None else None
+        found = []
+        for genre in picked:
+            got = await _audience(live, variant, f"{GENRE_PREFIX}{genre}|age={band}") if band else None
+            got = got or await _audience(live, variant, GENRE_PREFIX + genre)
+            if got is not None:
+                found.append((genre, got))
+        if not found:
+            return None, None
+        ids, items = interleave([(got.movie_ids, got.items) for _, got in found], k)
+        name = "genres=" + ",".join(genre for genre, _ in found) + (f"|age={band}" if band else "")
+        return ItemList(ids, items, found[0][1].generated_at), name
 
     async def _read(fn, live: Published, movie_id: int):
         try:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from serving.metrics import Metrics
@@ -27,6 +27,8 @@ class Published:
 
     manifest: Manifest
     fallbacks: dict[str, ItemList]
+    # Segment and genre lists of this version, read once when first asked for: (variant, user key) -> list.
+    audiences: dict[tuple[str, str], ItemList] = field(default_factory=dict)
 
 
 class Reader:
@@ -92,6 +94,16 @@ class Reader:
 
     async def user_list(self, manifest: Manifest, variant: str, user_id: int) -> ItemList | None:
         return await self._call(self.lists.user_list, manifest.version, variant, user_id)
+
+    async def audience_list(self, live: Published, variant: str, key: str) -> ItemList | None:
+        """A segment or genre list (models/segments.py) of `live`'s version: from the version's cache, else the
+        store. There are a few hundred, the same for every user: after its first read a list costs nothing."""
+        found = live.audiences.get((variant, key))
+        if found is None:
+            found = await self._call(self.lists.user_list, live.manifest.version, variant, key)
+            if found is not None:
+                live.audiences[(variant, key)] = found
+        return found
 
     async def similar(self, manifest: Manifest, movie_id: int) -> ItemList | None:
         return await self._call(self.lists.similar, manifest.version, movie_id)

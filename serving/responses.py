@@ -66,3 +66,20 @@ def envelope(fields: dict, items: list[str], k: int) -> bytes:
     """The response body: `fields` then the first `k` items under "items", compact like FastAPI's encoder."""
     head = json.dumps(fields, **_COMPACT)
     return f'{head[:-1]},"items":[{",".join(items[:k])}]}}'.encode()
+
+
+def interleave(lists: list[tuple[list[int], list[str]]], k: int) -> tuple[list[int], list[str]]:
+    """The first `k` distinct movies of `lists` ((movie ids, encoded items) each) taken in turn, ranks renumbered:
+    an onboarding list from the lists of the genres a new user picked."""
+    ids: list[int] = []
+    items: list[str] = []
+    seen: set[int] = set()
+    for position in range(max((len(m) for m, _ in lists), default=0)):
+        for movie_ids, encoded in lists:
+            if position < len(movie_ids) and movie_ids[position] not in seen and len(ids) < k:
+                seen.add(movie_ids[position])
+                ids.append(movie_ids[position])
+                # Items start '{"rank":N,': only the rank changes.
+                item = encoded[position]
+                items.append(f'{{"rank":{len(ids)},{item[item.index(",") + 1:]}')
+    return ids, items

@@ -20,7 +20,7 @@ RELEASE = "release"  # "<version>:release": the manifest row a version went live
 # What the API serves of a list: its items already encoded as the response's JSON objects (serving.responses);
 # the movie ids too, for tools that need them without decoding.
 LIST_FEATURES = ["movie_ids", "items"]
-USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at"]
+USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at", "segment"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
 # Views whose keys start with "<version>:"; pruning a version deletes its rows from each (its release row too).
@@ -95,6 +95,7 @@ class ItemList:
     movie_ids: list[int]
     items: list[str]
     generated_at: str | None = None
+    segment: str | None = None      # a user known only by their profile: their segment's list is served
 
     def field(self, name: str) -> list:
         """One field of every item, decoded (for tools and tests: the API never decodes)."""
