@@ -38,8 +38,8 @@ def _served(cfg) -> dict:
     lists = OnlineLists(open_store(cfg))
     served = {}
     for key in _snapshot(cfg, "user_recommendations")["list_key"]:
-        version, variant, user = key.split(":")
-        row = asdict(lists.user_list(version, variant, user if user == FALLBACK else int(user)))
+        version, variant, user = key.split(":", 2)
+        row = asdict(lists.user_list(version, variant, user if user.startswith("__") else int(user)))
         served[key] = {**row, "generated_at": None}
     for key in _snapshot(cfg, "movie_cards")["movie_key"]:
         version, movie = key.split(":")

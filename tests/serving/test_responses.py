@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
-from serving.responses import envelope, encode_items, poster
+from serving.responses import envelope, encode_items, interleave, poster
 
 BASE = "https://image.tmdb.org/t/p/w185/"
 
@@ -57,9 +57,18 @@ def test_an_envelope_slices_k_items_and_equals_the_response_model():
     row = _lists().iloc[0]
     items = encode_items(_lists(), BASE, with_reasons=True)[0]
     fields = {"user_id": 5, "version": "v1", "generated_at": "2026-11-27T00:00:00+00:00", "experiment": "e",
-              "variant": "control", "context": "home", "fallback": False, "degraded": True}
+              "variant": "control", "context": "home", "fallback": False, "degraded": True, "segment": "gender=F|age=25-34"}
     body = envelope(fields, items, k=2)
     assert body == _fastapi_body(Recommendations(**fields, items=_model_items(row, RecommendedItem)[:2]))
     assert len(json.loads(body)["items"]) == 2 and len(json.loads(envelope(fields, items, k=50))["items"]) == 3
     similar = envelope({"movie_id": 7, "version": "v1"}, encode_items(_lists(), BASE, False)[1], k=20)
     assert similar == _fastapi_body(SimilarMovies(movie_id=7, version="v1", items=_model_items(_lists().iloc[1], Item)))
+
+
+def test_interleave_takes_the_lists_in_turn_without_repeats_and_renumbers_the_ranks():
+    a = (["1", "2", "3"], ['{"rank":1,"movie_id":1}', '{"rank":2,"movie_id":2}', '{"rank":3,"movie_id":3}'])
+    b = (["2", "4"], ['{"rank":1,"movie_id":2}', '{"rank":2,"movie_id":4}'])
+    ids, items = interleave([a, b], k=4)
+    assert ids == ["1", "2", "4", "3"]     # in turn: a 1, b 2, (a 2 again: skipped), b 4, a 3
+    assert [json.loads(i) for i in items] == [{"rank": r, "movie_id": int(m)} for r, m in enumerate(ids, start=1)]
+    assert interleave([a, b], k=2)[0] == ["1", "2"] and interleave([], k=3) == ([], [])
