@@ -178,6 +178,7 @@ class SasRecConfig(_Strict):
     full_softmax_items: int = Field(10000, gt=0)  # catalogues up to this size: cross-entropy over every item
     negatives: int = Field(1024, gt=0)          # larger catalogues: items sampled per batch for a sampled softmax
     max_train_users: int = Field(20000, gt=0)   # seeded sample of users whose sequences train it; every user is scored
+    refit: bool = False                         # false: the eval and full splits score with stage 1's network (one fit)
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> SasRecConfig:

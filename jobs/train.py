@@ -160,9 +160,12 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
         test.to_parquet(runs.test_path(cfg, run_id), index=False)
     shipped = evaluated_ranker(cfg, run_id) if split == "full" and not cfg.models.ranker.refit_on_full else None
     stage1_seconds = 0.0
+    fitted_before = None
     if shipped is not None:
         ranker, als, ranker_summary = shipped
         als_trials = []
+        if "sasrec" in cfg.models.generators and not cfg.models.sasrec.refit:
+            fitted_before = pickle.loads(runs.model_path(cfg, run_id, "eval").read_bytes()).generators
     else:
         start = time.perf_counter()
         stage1, relevant, als, als_trials, ranker_users = stage_one(
@@ -171,9 +174,10 @@ def train(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict:
         stage1_seconds = round(time.perf_counter() - start, 2)
         ranker, ranker_summary = (train_ranker(cfg, spark, stage1, relevant, ranker_users, run_id, split)
                                   if cfg.models.ranker.enabled else (None, {"enabled": False}))
+        fitted_before = stage1.generators
     train_set = build_training_set(events, movies, cfg.interactions)
     generators, reference, fit_seconds = fit_generators(
-        train_set, cfg, als, each=partial(track, what="fitting generators", unit="models"))
+        train_set, cfg, als, each=partial(track, what="fitting generators", unit="models"), fitted_before=fitted_before)
     # Each user is scored as of their first test event (eval) or the end of the data (full).
     times = (test.groupby(S.USER_ID)[S.TS].min() if test is not None else
              pd.Series(pd.Timestamp(train_set.as_of + DAY, unit="s", tz="UTC"), index=train_set.user_ids))

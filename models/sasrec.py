@@ -132,6 +132,18 @@ class SasRec(CandidateGenerator):
             network.eval()
             yield
 
+    def over(self, train: TrainingSet) -> SasRec | None:
+        """This fitted network scoring from `train`'s sequences (its users, their latest items), without training
+        again; None when `train`'s catalogue is not the one the network learnt (an item's row would move)."""
+        if not np.array_equal(train.item_ids, self._train.item_ids):
+            return None
+        other = SasRec.__new__(SasRec)
+        other.__dict__.update(self.__dict__)     # not copy.copy: pickling's __getstate__ would rebuild the network
+        other._train = train
+        items, other._starts = positive_sequences(train)
+        other._items = items.astype(np.int32)
+        return other
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_network"] = self._network.state_dict() if "_network" in state else None

@@ -61,9 +61,15 @@ def relevance(train: TrainingSet, later: pd.DataFrame, cfg: Config) -> sparse.cs
 
 
 def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None,
-                   with_reference: bool = True, each: EachName = iter) -> tuple[dict, dict, dict]:
+                   with_reference: bool = True, each: EachName = iter, fitted_before: dict | None = None
+                   ) -> tuple[dict, dict, dict]:
     """(generators, reference, fit seconds per model): every configured generator plus, with
-    `with_reference`, the EASE reference when it is not one of them. The loop over their names goes through `each`."""
+    `with_reference`, the EASE reference when it is not one of them. The loop over their names goes through `each`.
+
+    A SASRec network in `fitted_before` (stage 1's, or the eval split's) scores `train`'s sequences as it is unless
+    `models.sasrec.refit`: the sequential model's input is the user's latest items, so a network trained without the
+    last ones still reads them (the original protocol trains without the validation and test items, and scores with
+    them), and one fit a run costs a third of three."""
     names = list(cfg.models.generators)
     if with_reference and REFERENCE not in names:
         names.append(REFERENCE)
@@ -71,7 +77,9 @@ def fit_generators(train: TrainingSet, cfg: Config, als: AlsConfig | None = None
     models_cfg = cfg.models.model_copy(update={"als": als}) if als is not None else cfg.models
     for name in each(names):
         start = time.perf_counter()
-        fitted[name] = build_generator(name, models_cfg, cfg.seed).fit(train)
+        before = (fitted_before or {}).get(name)
+        reused = before.over(train) if name == "sasrec" and before is not None and not cfg.models.sasrec.refit else None
+        fitted[name] = reused or build_generator(name, models_cfg, cfg.seed).fit(train)
         seconds[name] = round(time.perf_counter() - start, 3)
     generators = {n: fitted[n] for n in cfg.models.generators}
     reference = {n: g for n, g in fitted.items() if n not in generators}

@@ -167,6 +167,21 @@ def test_sasrec_trains_on_a_user_sample_and_still_scores_every_user():
     assert np.isfinite(scores[:, :12]).all(), "every user gets scores, not only the 10 it trained on"
 
 
+def test_sasrec_over_a_later_training_set_reads_its_latest_items_with_the_same_network():
+    events = _chains()
+    ordered = events.sort_values("ts")
+    earlier = ordered.groupby("user_id").head(-1)          # every user's last watch held out
+    model = SasRec(SasRecConfig(dim=16, layers=1, max_len=8, epochs=60, batch_size=16, dropout=0.1,
+                                learning_rate=0.01), seed=1).fit(build_training_set(earlier, np.arange(20), CFG.interactions))
+    later = build_training_set(events, np.arange(20), CFG.interactions)
+    moved = model.over(later)
+    assert moved._network is model._network, "no second fit"
+    last = ordered.groupby("user_id")["movie_id"].last()
+    top, _ = moved.recommend(later.user_index(last.index.to_numpy()), 1)
+    assert (later.item_ids[top[:, 0]] == (last.to_numpy() + 1) % 12).mean() >= 0.9, "the movie after the latest one"
+    assert model.over(build_training_set(events, np.arange(21), CFG.interactions)) is None, "another catalogue: refit"
+
+
 def test_trending_prefers_growth_over_steady_popularity():
     """Item 1: 10 viewers a week for a month. Item 2: 1 a week, then 8 this week."""
     t0 = pd.Timestamp("2026-03-01")
