@@ -110,13 +110,13 @@ def fit_segments(train: TrainingSet, users: pd.DataFrame | None, cfg: SegmentsCo
     """Segment and genre lists' scores from the training events; None when disabled or no users table."""
     if not cfg.enabled or users is None or users.empty or not cfg.attributes:
         return None
-    names_of_users = segment_names(users, cfg)
-    names = sorted(set(names_of_users))
-    code_of = {name: s for s, name in enumerate(names)}
+    names_of_users = segment_names(users, cfg).astype(str)
+    names, codes = np.unique(names_of_users, return_inverse=True)
+    names = names.tolist()
     user_segment = np.full(train.n_users, -1, dtype=np.int32)
     idx = train.user_index(users[C.USER_ID].to_numpy())
     known = idx >= 0
-    user_segment[idx[known]] = [code_of[n] for n in names_of_users[known]]
+    user_segment[idx[known]] = codes[known]
 
     ev = train.events
     weight = ev["weight"].to_numpy(dtype=np.float64)
@@ -135,8 +135,7 @@ def fit_segments(train: TrainingSet, users: pd.DataFrame | None, cfg: SegmentsCo
     band_of_user = np.full(train.n_users, -1, dtype=np.int32)
     if bands:
         band_names = age_band(users[AGE] if AGE in users else np.full(len(users), np.nan), cfg.age_bands)
-        band_code = {b: i for i, b in enumerate(bands)}
-        band_of_user[idx[known]] = [band_code.get(b, -1) for b in band_names[known]]
+        band_of_user[idx[known]] = pd.Categorical(band_names[known], categories=bands).codes   # -1: unknown age
     event_band = band_of_user[ev["user_idx"].to_numpy(dtype=np.int64)]
     in_band = event_band >= 0
     band_counts = np.bincount(event_band[in_band] * n_items + item[in_band], weights=weight[in_band],
