@@ -241,7 +241,7 @@ class SegmentsConfig(_Strict):
     enabled: bool = True
     attributes: list[str] = Field(default_factory=lambda: ["gender", "age"])  # silver.users columns; age is banded
     age_bands: list[int] = Field(default_factory=lambda: [18, 25, 35, 45, 56])  # band edges: <18, 18-24, ..., 56+
-    shrinkage: float = Field(2000.0, ge=0)      # pseudo-events of overall popularity added to each segment's counts
+    shrinkage: float | None = Field(None, ge=0)  # pseudo-events of overall popularity in each segment; None: chosen on held-out users
 
     @field_validator("age_bands")
     @classmethod

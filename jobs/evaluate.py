@@ -210,6 +210,8 @@ def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix
         seg = ranking_metrics(segment_recs, relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
         out["segments"] = {"attributes": [part.split("=")[0] for part in fitted.segments.names[0].split("|")],
                            "segments": len(audience), "users_with_a_segment": int((segment >= 0).sum()),
+                           "shrinkage": (round(fitted.segments.shrinkage, 1) if np.isfinite(fitted.segments.shrinkage)
+                                         else "overall popularity"),
                            f"ndcg@{k}_as_if_new": seg, "vs_popularity": ratio(seg, popularity_ndcg),
                            "vs_popularity_same_length": ratio(seg, same_length), "vs_fallback": ratio(seg, ndcg)}
     return out

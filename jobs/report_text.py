@@ -97,7 +97,8 @@ def checks(report: dict) -> list[str]:
     segments = new_users.pop("segments", None)
     out.append(f"new users: {new_users}")
     if segments:
-        out.append(f"segment lists ({' x '.join(segments['attributes'])}, {segments['segments']} segments), as if new: "
+        out.append(f"segment lists ({' x '.join(segments['attributes'])}, {segments['segments']} segments, shrinkage "
+                   f"{segments.get('shrinkage')}), as if new: "
                    f"NDCG@{k} {segments[f'ndcg@{k}_as_if_new']:.4f}, {segments['vs_popularity']}x popularity, "
                    f"{segments['vs_fallback']}x the fallback ({segments['users_with_a_segment']} evaluated users with a segment)")
     return out

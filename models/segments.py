@@ -2,7 +2,9 @@
 
 A *segment* is a combination of silver.users attributes (by default gender x age band). Its list is the movies most
 watched by the segment's users, shrunk toward overall popularity by `shrinkage` pseudo-events, so a small segment
-is mostly the overall list and a large one its own. A user the users table knows but who has no events is served
+is mostly the overall list and a large one its own. Unless configured, the shrinkage is chosen on held-out users
+(`choose_shrinkage`): where the attributes say nothing of taste (the synthetic users'), the lists become overall
+popularity instead of its noisy copies. A user the users table knows but who has no events is served
 their segment's list. A *genre list* (one per genre, and per genre and age band) answers an onboarding request
 that names the genres a new user picked; the API merges the lists of the genres asked for.
 
@@ -34,6 +36,7 @@ AGE = "age"
 
 @dataclass
 class Segments:
+    shrinkage: float            # pseudo-events of overall popularity in every segment's scores (inf: overall only)
     names: list[str]            # "gender=F|age=25-34", index = segment code
     ages: np.ndarray            # (n_segments,) youngest age of the segment's band; NaN when unknown (minors' rules)
     scores: np.ndarray          # (n_segments, n_items) float32
@@ -124,10 +127,16 @@ def fit_segments(train: TrainingSet, users: pd.DataFrame | None, cfg: SegmentsCo
     segment = user_segment[ev["user_idx"].to_numpy(dtype=np.int64)]
     n_items = train.n_items
     overall = np.bincount(item, weights=weight, minlength=n_items)
-    prior = cfg.shrinkage * overall / max(overall.sum(), 1e-12)
     has = segment >= 0
     counts = np.bincount(segment[has] * n_items + item[has], weights=weight[has],
                          minlength=len(names) * n_items).reshape(len(names), n_items)
+    shrinkage = cfg.shrinkage
+    if shrinkage is None:
+        # Halves of the users drawn at random: ids can follow an attribute (sign-up order, an import by segment).
+        halves = np.random.default_rng(0).integers(0, 2, train.n_users)
+        fold = halves[ev["user_idx"].to_numpy(dtype=np.int64)[has]]
+        shrinkage = choose_shrinkage(segment[has], item[has], weight[has], fold, len(names), n_items)
+    prior = (shrinkage if np.isfinite(shrinkage) else 1e30) * overall / max(overall.sum(), 1e-12)
     ages = np.array([_age_of(n, cfg.age_bands) for n in names], dtype=np.float64)
 
     # Genre lists: overall (any age), and by age band when age is an attribute.
@@ -151,8 +160,34 @@ def fit_segments(train: TrainingSet, users: pd.DataFrame | None, cfg: SegmentsCo
             list_ages.append(np.nan if label is None else band_start(np.array([label]), cfg.age_bands)[0])
             list_scores.append(np.where(member[g], by_age[a], -np.inf))
     return Segments(
-        names=names, ages=ages, scores=(counts + prior[None, :]).astype(np.float32),
+        shrinkage=float(shrinkage), names=names, ages=ages, scores=(counts + prior[None, :]).astype(np.float32),
         genre_names=list_names, genre_ages=np.asarray(list_ages, dtype=np.float64),
         genre_scores=np.asarray(list_scores, dtype=np.float32).reshape(len(list_names), n_items),
         user_segment=user_segment,
     )
+
+
+SHRINKAGE_GRID = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)   # x the mean segment's event weight
+TOP = 20
+
+
+def choose_shrinkage(segment: np.ndarray, item: np.ndarray, weight: np.ndarray, fold: np.ndarray, n_segments: int,
+                     n_items: int) -> float:
+    """Pseudo-events (of SHRINKAGE_GRID x the mean segment's weight) whose segment lists, counted on one half of the
+    users, put the most of the other half's weight in their top TOP; both halves in turn. inf: overall popularity."""
+    mean = max(weight.sum() / max(n_segments, 1), 1e-12)
+    score = np.zeros(len(SHRINKAGE_GRID))
+    for fit in (0, 1):
+        train, held = fold == fit, fold != fit
+        counts = np.bincount(segment[train] * n_items + item[train], weights=weight[train],
+                             minlength=n_segments * n_items).reshape(n_segments, n_items)
+        overall = counts.sum(axis=0)
+        share = overall / max(overall.sum(), 1e-12)
+        truth = np.bincount(segment[held] * n_items + item[held], weights=np.maximum(weight[held], 0),
+                            minlength=n_segments * n_items).reshape(n_segments, n_items)
+        for g, factor in enumerate(SHRINKAGE_GRID):
+            scores = np.broadcast_to(share, counts.shape) if np.isinf(factor) else counts + factor * mean * share
+            top = np.argpartition(-scores, min(TOP, n_items - 1), axis=1)[:, :TOP]
+            score[g] += np.take_along_axis(truth, top, axis=1).sum()
+    best = int(np.flatnonzero(score >= score.max() * (1 - 1e-9))[-1])   # ties: the more shrunk
+    return float(SHRINKAGE_GRID[best] * mean)

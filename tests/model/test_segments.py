@@ -81,3 +81,18 @@ def test_audience_lists_are_every_variants_final_lists_with_their_own_reasons(pl
     pd.testing.assert_frame_equal(
         mixed[mixed["user_id"] == ids[0]].reset_index(drop=True),
         lists[lists["user_id"] == ids[0]].reset_index(drop=True), check_dtype=False)
+
+
+def test_shrinkage_is_chosen_on_held_out_users_small_with_a_planted_taste_overall_without_one(planted):
+    fitted, _ = planted
+    auto = CFG.models.segments.model_copy(update={"shrinkage": None})
+    users = pd.DataFrame({"user_id": fitted.train.user_ids, "gender": np.where(fitted.train.user_ids % 2 == 0, "F", "M"),
+                          "age": 30})
+    chosen = fit_segments(fitted.train, users, auto).shrinkage
+    assert np.isfinite(chosen), "the planted taste shows in held-out women's watches"
+    # Labels that say nothing of taste (the same users, genders drawn at random): overall popularity.
+    events, movies, _ = _data()
+    train = build_training_set(events, movies, CFG.interactions)
+    noise = pd.DataFrame({"user_id": train.user_ids, "age": 30,
+                          "gender": np.random.default_rng(0).choice(["F", "M", "X"], train.n_users)})
+    assert fit_segments(train, noise, auto).shrinkage == np.inf

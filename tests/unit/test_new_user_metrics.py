@@ -38,7 +38,7 @@ def test_the_fallback_is_scored_without_each_users_own_items():
 
 
 def test_each_user_is_scored_on_their_segments_list_and_the_fallback_without_one():
-    segments = SimpleNamespace(names=["gender=F", "gender=M"], user_segment=np.array([1, -1, 0]))
+    segments = SimpleNamespace(names=["gender=F", "gender=M"], user_segment=np.array([1, -1, 0]), shrinkage=np.inf)
     fitted = SimpleNamespace(train=SimpleNamespace(**vars(train), seen=seen), n_final=2, segments=segments)
     lists = {FINAL: pd.DataFrame({"user_id": [FALLBACK_USER] * 2 + [SEGMENT_BASE] * 2 + [SEGMENT_BASE - 1] * 2,
                                   "rank": [1, 2] * 3, "movie_id": [10, 11, 13, 12, 12, 11]}),
@@ -48,4 +48,5 @@ def test_each_user_is_scored_on_their_segments_list_and_the_fallback_without_one
                                            [0, 0, 1, 0]]))   # segment F's [13, 12], 13 already seen: 12 first
     got = new_user_metrics(lists, relevant, np.array([0, 1, 2]), fitted, 2, popularity_ndcg=0.5)["segments"]
     assert got["segments"] == 2 and got["users_with_a_segment"] == 2 and got["attributes"] == ["gender"]
+    assert got["shrinkage"] == "overall popularity"
     assert got["ndcg@2_as_if_new"] == pytest.approx((1 + 1 / np.log2(3) + 1) / 3)
