@@ -242,7 +242,7 @@ def test_ingest_reads_the_user_id_of_a_raw_line_as_the_hash_list_holds_it(spark)
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
 def test_the_online_store_deletes_exactly_the_keys_given(kind, tmp_path, request):
     from features.repo import definitions, feature_views
-    from serving.store import OnlineLists, delete_entities, open_store, write_repo_files
+    from serving.store import USER_LIST_FEATURES, OnlineLists, delete_entities, open_store, write_repo_files
 
     overrides = {}
     if kind == "redis":
@@ -255,13 +255,15 @@ def test_the_online_store_deletes_exactly_the_keys_given(kind, tmp_path, request
     now = pd.Timestamp.now(tz="UTC")
     keys = ["v1:control:5", "v1:slots:5", "v1:control:6", "v2:control:55"]
     store.write_to_online_store("user_recommendations", pd.DataFrame({
-        "list_key": keys, "movie_ids": [[1]] * 4, "items": [["{}"]] * 4, "generated_at": ["t"] * 4, "event_timestamp": now}))
+        "list_key": keys, "movie_ids": [[1]] * 4, "items": [["{}"]] * 4, "generated_at": ["t"] * 4, "segment": [""] * 4, "event_timestamp": now}))
     view = next(v for v in feature_views(cfg) if v.name == "user_activity")
     fields = {f.name: [[0.5]] * 2 if "Array" in str(f.dtype) else [1.0] * 2 if "Float" in str(f.dtype) else [1] * 2
               for f in view.schema}
     store.write_to_online_store("user_activity", pd.DataFrame({"user_id": [5, 6], **fields, "event_timestamp": now}))
 
-    assert delete_entities(store, "user_recommendations", ["v1:control:5", "v1:slots:5"]) == (6 if kind == "sqlite" else 2)
+    # SQLite holds a row per feature of each key, Redis one hash per key.
+    assert delete_entities(store, "user_recommendations", ["v1:control:5", "v1:slots:5"]) == (
+        2 * len(USER_LIST_FEATURES) if kind == "sqlite" else 2)
     assert delete_entities(store, "user_activity", [5]) == (len(view.schema) if kind == "sqlite" else 1)
     lists = OnlineLists(store)
     assert [lists.user_list(*key.split(":")) is None for key in keys] == [True, True, False, False]
