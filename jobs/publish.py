@@ -38,7 +38,7 @@ from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL
-from models.segments import SEGMENT_PREFIX, segment_names
+from models.segments import SEGMENT_PREFIX, profile_columns, segment_names
 from serving.responses import GENRE_SEPARATOR, encode_items
 from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, delete_versions, open_store,
                            release_key, use_wal, write_repo_files)
@@ -191,14 +191,13 @@ def _segment_pointers(cfg: Config, spark: SparkSession, run_id: str, state: dict
     API serves them their segment's list (one row per user points to it; the list is stored once)."""
     segments = cfg.models.segments
     users = lake.read(spark, cfg.table_path("silver", "users"), state["silver_versions"]["users"])
-    profile = [c for c in dict.fromkeys(["age", *segments.attributes]) if c in users.columns]
     listed = read_lists(cfg, spark, run_id, "full", "ranked_lists").where(F.col(S.USER_ID) >= 0).select(S.USER_ID).distinct()
 
     def names(batches):
         for batch in batches:
             yield pd.DataFrame({S.USER_ID: batch[S.USER_ID], "segment": segment_names(batch, segments)})
 
-    pointers = (users.select(S.USER_ID, *profile).join(listed, S.USER_ID, "left_anti")
+    pointers = (users.select(S.USER_ID, *profile_columns(users.columns, segments)).join(listed, S.USER_ID, "left_anti")
                 .mapInPandas(names, f"{S.USER_ID} long, segment string"))
     variants = spark.createDataFrame([(v,) for v in cfg.experiment.variants], "variant string")
     return pointers.crossJoin(variants).select(

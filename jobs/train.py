@@ -32,6 +32,7 @@ from jobs.training_events import read_events
 from models.data import DAY, build_training_set
 from models.candidate_features import feature_names
 from models.ranker import Ranker
+from models.segments import profile_columns
 from models.recommend import FittedModels
 from models.split import held_out_relevant, hold_out
 from models.training import StoreLookup, assemble, fit_generators, lookup_store, ranker_rows, scoring_ms_per_user, stage_one
@@ -53,8 +54,7 @@ def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataF
     events = read_events(spark, cfg.table_path("silver", "interactions"), versions["interactions"],
                          movies[S.MOVIE_ID].to_numpy())
     users = lake.read(spark, cfg.table_path("silver", "users"), versions["users"])
-    profile = [c for c in dict.fromkeys(["age", *cfg.models.segments.attributes]) if c in users.columns]
-    users = users.select(S.USER_ID, *profile).toPandas()
+    users = users.select(S.USER_ID, *profile_columns(users.columns, cfg.models.segments)).toPandas()
     if events.empty:
         raise PipelineError("silver interactions is empty: nothing to train on (did ingest quarantine every row?)")
     return events, movies, users

@@ -65,6 +65,11 @@ class Segments:
         return scores, ages, genre
 
 
+def profile_columns(columns: list[str], cfg: SegmentsConfig) -> list[str]:
+    """The silver.users columns segments (and the minors' rules, by age) read, of those the table has."""
+    return [c for c in dict.fromkeys([AGE, *cfg.attributes]) if c in columns]
+
+
 def band_labels(edges: list[int]) -> list[str]:
     """[18, 25] -> ["<18", "18-24", "25+"]."""
     inner = [f"{lo}-{hi - 1}" for lo, hi in zip(edges, edges[1:])]
