@@ -36,7 +36,7 @@ from tests.conftest import TINY_MODELS, TINY_SYNTHETIC, tiny_config  # noqa: E40
 
 MOVIEREC = str(ROOT / ".venv" / "bin" / "movierec")
 SETTINGS = {"synthetic": TINY_SYNTHETIC, "models": TINY_MODELS,
-            "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0}}
+            "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0, "min_ndcg_vs_best_generator": None}}
 ENV = {**os.environ, "FEAST_USAGE": "False"}
 STEP_FINISHED = re.compile(r"step (\w+) finished in ([0-9.]+) s")
 

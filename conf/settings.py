@@ -203,6 +203,7 @@ class RankerConfig(_Strict):
     learning_rate: float = Field(0.05, gt=0)
     min_child_weight: float = Field(5.0, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
+    pairs_per_candidate: int = Field(40, gt=0)      # lambdarank pairs: each of the predicted top this many against the rest
     num_workers: int = Field(2, gt=0)               # Spark tasks that train it together
     store_features: bool = True                     # also the users' feature-store values, joined point-in-time
     max_candidates: int = Field(0, ge=0)            # per user, the best by rank fusion that the ranker scores; 0 = all
@@ -282,7 +283,7 @@ class ModelsConfig(_Strict):
 class GatesConfig(_Strict):
     min: dict[str, float]
     min_ndcg_vs_popularity: float = Field(1.0, ge=0)
-    min_ndcg_vs_best_generator: float | None = Field(None, ge=0)  # None: no gate against the best single generator
+    min_ndcg_vs_best_generator: float | None = Field(1.0, ge=0)  # None: no gate against the best single generator
 
 
 class VariantConfig(_Strict):

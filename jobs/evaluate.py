@@ -79,6 +79,8 @@ def check_gates(cfg: Config, models: dict[str, dict], replicates: dict[str, dict
 
     `gates.min` holds on the point values. Against popularity (`gates.min_ndcg_vs_popularity`) and against the
     best single generator of the run (`gates.min_ndcg_vs_best_generator`), the comparison is paired (see `_paired`).
+    The run publishes when the control passes (`passed`); a variant that fails is `withheld` (not published: its
+    users get the control's lists, see jobs/publish.py), so one weak arm does not stop the others.
     """
     k = cfg.evaluation.k
     ndcg = f"ndcg@{k}"
@@ -87,13 +89,15 @@ def check_gates(cfg: Config, models: dict[str, dict], replicates: dict[str, dict
         final = models[name]
         for metric, minimum in cfg.gates.min.items():
             value = final.get(metric)
-            checks.append({"gate": f"{name} {metric} >= {minimum}", "value": value,
+            checks.append({"list": name, "gate": f"{name} {metric} >= {minimum}", "value": value,
                            "passed": value is not None and value >= minimum})
-        checks.append(_paired(name, models, replicates, "popularity", cfg.gates.min_ndcg_vs_popularity, ndcg))
+        checks.append({"list": name, **_paired(name, models, replicates, "popularity", cfg.gates.min_ndcg_vs_popularity, ndcg)})
         if cfg.gates.min_ndcg_vs_best_generator is not None:
-            checks.append(_paired(name, models, replicates, best_single(models, ndcg),
-                                  cfg.gates.min_ndcg_vs_best_generator, ndcg))
-    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+            checks.append({"list": name, **_paired(name, models, replicates, best_single(models, ndcg),
+                                                   cfg.gates.min_ndcg_vs_best_generator, ndcg)})
+    failed = {c["list"] for c in checks if not c["passed"]}
+    withheld = [v for v in list(cfg.experiment.variants)[1:] if final_list_name(v) in failed]
+    return {"passed": FINAL not in failed, "withheld": withheld, "checks": checks}
 
 
 def _union(arrays: list[np.ndarray]) -> np.ndarray:

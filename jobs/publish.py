@@ -37,7 +37,7 @@ from jobs.progress import Progress, spark_tasks
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
-from models.recommend import FINAL
+from models.recommend import FINAL, final_list_name
 from models.segments import SEGMENT_PREFIX, profile_columns, segment_names
 from serving.responses import GENRE_SEPARATOR, encode_items
 from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, delete_versions, open_store,
@@ -84,6 +84,7 @@ class Version:
     lists: Rows    # list_key + serving.responses.ITEM_COLUMNS + reasons, slots, generated_at
     similar: Rows  # movie_key + serving.responses.ITEM_COLUMNS
     cards: Rows    # movie_key + CARD_FEATURES
+    withheld: tuple[str, ...] = ()   # experiment variants whose lists failed their gates: not in this version
 
 
 def buckets_for(rows: int, chunk_rows: int) -> int:
@@ -136,6 +137,7 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
     chunk_rows = cfg.publish.chunk_rows
     movies = lake.read(spark, cfg.table_path("silver", "movies"), state["silver_versions"]["movies"]).where(~F.col("deleted"))
     fields = _movie_fields(movies)
+    withheld = tuple(state["evaluation"]["gates"].get("withheld", []))
     variant = F.when(F.col(S.LIST_NAME) == FINAL, F.lit(cfg.experiment.control)).otherwise(
         F.substring_index(F.col(S.LIST_NAME), "@", -1))
     audiences = {int(a): key for a, key in state.get("audiences_full", {}).items()}
@@ -145,10 +147,12 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
         user = user.when(F.col(S.USER_ID) < FALLBACK_USER, F.element_at(names, F.col(S.USER_ID)))
     user = user.otherwise(F.col(S.USER_ID).cast("string"))
     # serving.store.list_key in Spark.
-    ranked = (read_lists(cfg, spark, run_id, "full", "ranked_lists").join(fields, S.MOVIE_ID, "left")
+    ranked = (read_lists(cfg, spark, run_id, "full", "ranked_lists")
+              .where(~F.col(S.LIST_NAME).isin([final_list_name(v) for v in withheld]))
+              .join(fields, S.MOVIE_ID, "left")
               .withColumn("list_key", F.concat(F.lit(f"{version}:"), variant, F.lit(":"), user)))
     if any(key.startswith(SEGMENT_PREFIX) for key in audiences.values()):
-        ranked = ranked.unionByName(_segment_pointers(cfg, spark, run_id, state, version), allowMissingColumns=True)
+        ranked = ranked.unionByName(_segment_pointers(cfg, spark, run_id, state, version, withheld), allowMissingColumns=True)
     # A pointer row has no item: its struct is null, which collect_list leaves out.
     items = F.sort_array(F.collect_list(F.when(F.col(S.RANK).isNotNull(), F.struct(
         S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT))))
@@ -183,10 +187,11 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
         F.coalesce("poster_path", F.lit("")).alias("poster_path"),
         F.coalesce("director", F.lit("")).alias("director"),
     ), "movie_key", f"{path}/movie_cards", chunk_rows)
-    return Version(version, lists, similar, cards)
+    return Version(version, lists, similar, cards, withheld)
 
 
-def _segment_pointers(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str) -> DataFrame:
+def _segment_pointers(cfg: Config, spark: SparkSession, run_id: str, state: dict, version: str,
+                      withheld: tuple[str, ...]) -> DataFrame:
     """(list_key, segment) of every variant for each user the users table knows who has no list of their own: the
     API serves them their segment's list (one row per user points to it; the list is stored once)."""
     segments = cfg.models.segments
@@ -199,7 +204,7 @@ def _segment_pointers(cfg: Config, spark: SparkSession, run_id: str, state: dict
 
     pointers = (users.select(S.USER_ID, *profile_columns(users.columns, segments)).join(listed, S.USER_ID, "left_anti")
                 .mapInPandas(names, f"{S.USER_ID} long, segment string"))
-    variants = spark.createDataFrame([(v,) for v in cfg.experiment.variants], "variant string")
+    variants = spark.createDataFrame([(v,) for v in cfg.experiment.variants if v not in withheld], "variant string")
     return pointers.crossJoin(variants).select(
         F.concat(F.lit(f"{version}:"), F.col("variant"), F.lit(":"), F.col(S.USER_ID).cast("string")).alias("list_key"),
         "segment")
@@ -285,6 +290,14 @@ def _manifest_frame(rows: dict[str, Manifest], now: pd.Timestamp) -> pd.DataFram
     })
 
 
+def assignment(cfg: Config, withheld: tuple[str, ...] = ()) -> tuple[list[str], list[float]]:
+    """The manifest's (variants, weights): one entry per configured arm, in order, so serving's hash ranges
+    (serving.variants.assign) stay where they were; a withheld arm's range names the control, which its users
+    are served until a version publishes the arm again. Users of the other arms never move."""
+    arms = cfg.experiment.variants
+    return [cfg.experiment.control if v in withheld else v for v in arms], [arms[v].weight for v in arms]
+
+
 def go_live(store, repo: Path, manifest: Manifest) -> None:
     """Serve `manifest`'s version: write its release row (what `movierec rollback` flips back to), then the row
     readers read. Shared by publish and rollback, so both flip the same way."""
@@ -349,9 +362,8 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
             snapshots[view].mkdir(parents=True)
             views[view] = _write_view(store, view, rows, key, published.name, now, snapshots[view], chunk_rows,
                                       cfg.publish.write_rows, shape)
-        variants = list(cfg.experiment.variants)
-        go_live(store, repo, Manifest(published.name, now.isoformat(), cfg.experiment.name, variants,
-                                      [cfg.experiment.variants[v].weight for v in variants]))
+        go_live(store, repo, Manifest(published.name, now.isoformat(), cfg.experiment.name,
+                                      *assignment(cfg, published.withheld)))
         for view, staged in snapshots.items():
             _replace_snapshot(staged, repo / "data" / f"{view}.parquet")
     finally:
@@ -361,7 +373,8 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     seconds = sum(v["seconds"] for v in views.values())
     result = {"published": True, "version": published.name, "lists": views["user_recommendations"]["rows"],
               "similar_movies": views["similar_movies"]["rows"], "movie_cards": views["movie_cards"]["rows"],
-              "variants": list(cfg.experiment.variants), "published_at": now.isoformat(), "views": views,
+              "variants": [v for v in cfg.experiment.variants if v not in published.withheld],
+              "withheld": list(published.withheld), "published_at": now.isoformat(), "views": views,
               "rows_per_second": round(rows / seconds, 1) if seconds > 0 else 0.0}
     log.info("published version %s: %d rows in %.1f s, %.0f rows/s", published.name, rows, seconds,
              result["rows_per_second"])

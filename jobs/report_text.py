@@ -49,6 +49,8 @@ def gate_lines(report: dict) -> list[str]:
     if not gates:
         return []
     lines = ["", f"Gates: {'passed' if gates['passed'] else 'FAILED'}", ""]
+    if gates.get("withheld"):
+        lines[-1:-1] = [f"Withheld (failed their gates; their users get the control's lists): {', '.join(gates['withheld'])}"]
     for check in gates["checks"]:
         value = "-" if check.get("value") is None else f"{check['value']:.4f}"
         interval = check.get("interval")

@@ -96,7 +96,7 @@ def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevan
         features_col=features, label_col="label", qid_col="qid", num_workers=rc.num_workers,
         objective="rank:ndcg", n_estimators=rc.n_estimators, max_depth=rc.max_depth, learning_rate=rc.learning_rate,
         min_child_weight=rc.min_child_weight, subsample=rc.subsample, tree_method="hist", random_state=cfg.seed,
-        lambdarank_pair_method="topk", lambdarank_num_pair_per_sample=10, missing=float("nan"),
+        lambdarank_pair_method="topk", lambdarank_num_pair_per_sample=rc.pairs_per_candidate, missing=float("nan"),
     )
     with spark_tasks(spark, "fitting the ranker"):
         booster = estimator.fit(frame).get_booster()

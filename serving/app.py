@@ -157,11 +157,11 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         age: Annotated[int | None, Query(ge=0, le=130, description="onboarding: the new user's age")] = None,
     ) -> Recommendations:
         manifest = live.manifest
-        if variant is not None and variant.value not in manifest.variants:
+        if variant is not None and variant.value not in manifest.arms:
             # Shaped like FastAPI's own validation errors, so clients parse one 422 format.
             raise HTTPException(status_code=422, detail=[{
                 "type": "enum", "loc": ["query", "variant"], "input": variant.value,
-                "msg": f"variant {variant.value!r} is not in the published version: it has {', '.join(manifest.variants)}"}])
+                "msg": f"variant {variant.value!r} is not in the published version: it has {', '.join(manifest.arms)}"}])
         assigned = assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
         chosen = variant.value if variant else assigned
         degraded = False
@@ -261,7 +261,7 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         if reader.manifest is None:
             return JSONResponse({"detail": "nothing published yet"}, status_code=503)
         manifest = reader.manifest
-        return {"status": "ready", "version": manifest.version, "experiment": manifest.experiment, "variants": manifest.variants}
+        return {"status": "ready", "version": manifest.version, "experiment": manifest.experiment, "variants": manifest.arms}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus() -> Response:

@@ -78,7 +78,7 @@ class Reader:
             elif self.published is None or manifest.version != self.published.manifest.version:
                 fallbacks = {variant: await self._call(self.lists.user_list, manifest.version, variant, FALLBACK,
                                                        timeout=timeout)
-                             for variant in manifest.variants}
+                             for variant in manifest.arms}
                 self.published = Published(manifest, fallbacks)
             self.store_ok = True
         except StoreUnavailable:

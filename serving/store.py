@@ -83,8 +83,13 @@ class Manifest:
     version: str
     published_at: str
     experiment: str
-    variants: list[str]
+    variants: list[str]     # one per hash range of serving.variants.assign (a withheld arm's range names the control)
     weights: list[float]
+
+    @property
+    def arms(self) -> list[str]:
+        """The variants this version serves, each once."""
+        return list(dict.fromkeys(self.variants))
 
 
 @dataclass(frozen=True)

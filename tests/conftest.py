@@ -46,7 +46,7 @@ def tiny_config(workdir: Path, **overrides):
         "synthetic": TINY_SYNTHETIC,
         "spark": {"conf": {"spark.sql.shuffle.partitions": "2"}},
         "models": TINY_MODELS,
-        "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0},
+        "gates": {"min": {"ndcg@10": 0.0}, "min_ndcg_vs_popularity": 0.0, "min_ndcg_vs_best_generator": None},
         # A loaded test machine can stall a store read past the production deadline; the store-down tests
         # make reads fail or hang for longer than this.
         "serving": {"store_timeout_ms": 500},

@@ -57,7 +57,7 @@ def test_pipeline_runs_unchanged_on_a_standalone_cluster(standalone_cluster, tmp
                 "synthetic.users=120", "synthetic.movies=70", "synthetic.events_per_user=20",
                 "models.als.factors=8", "models.als_tuning.factors=[]", "models.two_tower.epochs=1",
                 "models.two_tower.dim=8", "models.ranker.n_estimators=20", "models.ranker.num_workers=2",
-                "gates.min_ndcg_vs_popularity=0"]
+                "gates.min_ndcg_vs_popularity=0", "gates.min_ndcg_vs_best_generator=null"]
     command = [str(Path(sys.executable).with_name("movierec")), "pipeline", "--workdir", str(tmp_path / "wd"),
                "--report", str(report_path)] + [arg for s in settings for arg in ("--set", s)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)

@@ -150,3 +150,30 @@ def test_a_publish_that_fails_half_way_is_pruned_later_and_the_last_good_one_ser
     with pytest.raises(PublishRefused, match="keys of another version"):
         write_version(cfg, Version("v5", *(getattr(renamed(staged, "v4"), f) for f in ("lists", "similar", "cards"))))
     assert OnlineLists(open_store(cfg)).manifest().version == "v3"
+
+
+def test_a_withheld_variant_is_not_published_and_its_users_get_the_control(published, spark, tmp_path):
+    """The slots arm failed its gates: the version holds no slots list, its users are served the control's, and
+    the control's users keep their hash range (the manifest keeps one entry per configured arm)."""
+    from serving.variants import assign
+
+    published_cfg, _ = published
+    cfg = _own_store(published_cfg, tmp_path)
+    state = runs.load_state(cfg, "tiny-run")
+    state["evaluation"]["gates"] = {**state["evaluation"]["gates"], "withheld": ["slots"]}
+    version = stage_version(cfg, spark, "tiny-run", state, version="v-withheld", path=str(tmp_path / "staging"))
+    assert version.withheld == ("slots",)
+    keys = pd.read_parquet(version.lists.path)["list_key"]
+    assert keys.str.startswith("v-withheld:control:").all() and len(keys) > 100
+    result = write_version(cfg, version)
+    assert result["variants"] == ["control"] and result["withheld"] == ["slots"]
+    manifest = OnlineLists(open_store(cfg)).manifest()
+    assert manifest.variants == ["control", "control"] and manifest.weights == [0.5, 0.5]
+    users = [int(user) for user in keys.str.split(":", n=2).str[2] if user.isdigit()]
+    slots_users = [u for u in users if assign("rerank-strategy", u, ["control", "slots"], [0.5, 0.5]) == "slots"]
+    assert slots_users
+    with TestClient(create_app(cfg)) as client:
+        assert client.get("/ready").json()["variants"] == ["control"]
+        body = client.get(f"/v1/users/{slots_users[0]}/recommendations").json()
+        assert body["variant"] == "control" and not body["fallback"]
+        assert client.get("/v1/users/5/recommendations", params={"variant": "slots"}).status_code == 422

@@ -33,7 +33,7 @@ def _flat(prefix, tree):
 @pytest.mark.spark
 def test_one_tiny_size_reports_every_step(tmp_path, capsys):
     bench = _bench()
-    settings = [*_flat("models.", TINY_MODELS), "gates.min={}", "gates.min_ndcg_vs_popularity=0.0", "synthetic.days=90"]
+    settings = [*_flat("models.", TINY_MODELS), "gates.min={}", "gates.min_ndcg_vs_popularity=0.0", "gates.min_ndcg_vs_best_generator=null", "synthetic.days=90"]
     args = Namespace(movies=80, events_per_user=15, workdir=tmp_path, set=settings)
     run = bench.run_size(150, args)
     bench.print_run(run)

@@ -116,15 +116,18 @@ def test_diversity_per_user_matches_the_pairwise_definition():
 
 def gate_config(k: int = 10, factor: float = 1.0, vs_best: float | None = None):
     return SimpleNamespace(evaluation=SimpleNamespace(k=k), gates=SimpleNamespace(
-        min={f"ndcg@{k}": 0.01}, min_ndcg_vs_popularity=factor, min_ndcg_vs_best_generator=vs_best))
+        min={f"ndcg@{k}": 0.01}, min_ndcg_vs_popularity=factor, min_ndcg_vs_best_generator=vs_best),
+        experiment=SimpleNamespace(variants={"control": None, "slots": None}))
 
 
 def gated(final_per_user: np.ndarray, popularity_per_user: np.ndarray, k: int = 10, factor: float = 1.0,
-          others: dict[str, np.ndarray] | None = None, vs_best: float | None = None) -> dict:
+          others: dict[str, np.ndarray] | None = None, vs_best: float | None = None,
+          variant: np.ndarray | None = None) -> dict:
     """check_gates on per-user NDCG values of the final, popularity (and `others`) lists, bootstrapped on the same users."""
     ndcg = f"ndcg@{k}"
     counts = resample_counts(len(final_per_user), 200, 42)
-    lists = {"popularity": popularity_per_user, **(others or {}), "ranker": final_per_user * 2, "final": final_per_user}
+    lists = {"popularity": popularity_per_user, **(others or {}), "ranker": final_per_user * 2, "final": final_per_user,
+             **({"final@slots": variant} if variant is not None else {})}
     parts = {name: {ndcg: Ratio(values, np.ones(len(values)))} for name, values in lists.items()}
     models = {name: {ndcg: point_value(p[ndcg])} for name, p in parts.items()}
     return check_gates(gate_config(k, factor, vs_best), models, {name: bootstrap(p, counts) for name, p in parts.items()})
@@ -202,3 +205,20 @@ def test_best_generator_gate_lets_a_tie_within_noise_pass():
     best = result["checks"][-1]
     assert best["value"] < ease.mean() and best["interval"][0] < 0 < best["interval"][1]
     assert best["passed"] and result["passed"]
+
+
+def test_a_variant_below_the_best_generator_is_withheld_and_the_control_still_publishes():
+    """The slots arm clearly below EASE: withheld (its checks fail, named by list); the control ties EASE and passes."""
+    popularity = user_ndcg(3000, 0)
+    ease = popularity * 1.5
+    result = gated(ease, popularity, others={"ease": ease}, vs_best=1.0, variant=ease * 0.8)
+    failed = [c for c in result["checks"] if not c["passed"]]
+    assert result["passed"] and result["withheld"] == ["slots"]
+    assert failed and all(c["list"] == "final@slots" for c in failed)
+    assert "final@slots ndcg@10 >= 1.0 x ease ndcg@10" in failed[0]["gate"]
+
+
+def test_a_failing_control_fails_the_run_whatever_the_variants_do():
+    popularity = user_ndcg(3000, 0)
+    result = gated(popularity * 0.8, popularity, variant=popularity * 1.2)
+    assert not result["passed"] and result["withheld"] == []

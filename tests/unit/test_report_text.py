@@ -31,7 +31,8 @@ def report_at(k: int) -> dict:
     models = point_metrics(parts, N_USERS)
     replicates, intervals = bootstrap_models(parts, models, N_USERS, 50, seed=k)
     cfg = SimpleNamespace(evaluation=SimpleNamespace(k=k), gates=SimpleNamespace(min={f"ndcg@{k}": 0.0}, min_ndcg_vs_popularity=1.0,
-                                                                              min_ndcg_vs_best_generator=1.0))
+                                                                              min_ndcg_vs_best_generator=1.0),
+                          experiment=SimpleNamespace(variants={"control": None}))
     return {"run_id": f"k{k}", "protocol": {"split": "last 20% of each user's events", "users": f"{N_USERS} evaluated",
                                             "intervals": "95% percentile bootstrap"},
             "k": k, "models": models, "intervals": intervals, "gates": check_gates(cfg, models, replicates),
