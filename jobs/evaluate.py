@@ -180,7 +180,8 @@ def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix
     as every generator's list is scored; `..._unmasked` scores it as served. Against two popularity figures:
     the generator's own (`vs_popularity`: its list is `candidates_per_generator` long, so a user who has seen
     most of the fallback's items still has ten of its own) and popularity's list for an unknown user cut to the
-    fallback's length and scored the same way (`vs_popularity_same_length`). With segments, `segments` scores
+    fallback's length, then scored the same way (`vs_popularity_same_length`: both lists as served, so neither
+    refills the slots of a user's own items from below the served length). With segments, `segments` scores
     each user's segment list (the fallback for users the users table lacks) the same way."""
     seen = fitted.train.seen[user_idx]
     def as_if_new(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +192,9 @@ def new_user_metrics(lists: dict[str, pd.DataFrame], relevant: sparse.csr_matrix
 
     recs, masked = as_if_new(FINAL)
     metrics = ranking_metrics(masked, relevant, k, fitted.train.n_items)
-    _, popular = as_if_new("popularity")
-    same_length = ranking_metrics(popular[:, :recs.shape[1]], relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
+    popular, _ = as_if_new("popularity")
+    popular = without_own(popular[:, :recs.shape[1]], seen)   # cut as served, then masked: no refill from below
+    same_length = ranking_metrics(popular, relevant, k, fitted.train.n_items)[f"ndcg@{k}"]
     ndcg = metrics[f"ndcg@{k}"]
     ratio = lambda value, base: round(value / base, 4) if base > 0 else None  # noqa: E731
     out = {"fallback_list_length": int((recs[0] >= 0).sum()), "full_list": bool((recs[0] >= 0).sum() >= fitted.n_final),

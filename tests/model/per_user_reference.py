@@ -191,6 +191,9 @@ def recommend_users(models, user_ids: np.ndarray) -> pd.DataFrame:
         is_personal = group[personal].notna().any(axis=1).to_numpy() if personal else np.zeros(len(group), dtype=bool)
         history = recent_items(models.context.seq_items, models.context.seq_starts, u, HISTORY_FOR_REASONS)
         for variant, rules in [(None, models.rerank), *models.variants.items()]:
+            if u < 0:   # no personal signal: popularity's order under the business rules alone
+                rules = rules.model_copy(update={"strategy": "mmr", "mmr_lambda": 1.0, "freshness_boost": 0.0,
+                                                 "popularity_penalty": 0.0})
             out.append(_final_list(models, final_list_name(variant), rules, u, uid, age, items, s, is_personal, history))
     frame = pd.concat(out, ignore_index=True)
     for column in ("reason", "slot"):

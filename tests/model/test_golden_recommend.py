@@ -14,7 +14,8 @@ from conf import load_config
 from models.data import build_training_set
 from models.candidate_features import candidates, feature_names
 from models.ranker import Ranker
-from models.recommend import FINAL, RANKER, recommend_users
+from models.recommend import FINAL, RANKER, final_list_name, recommend_users
+from models.rerank import allowed
 from models.training import assemble, fit_generators, ranker_rows, stage_one
 from tests.model import per_user_reference as reference
 
@@ -157,3 +158,15 @@ def test_unknown_users_are_ordered_by_popularity_not_by_the_ranker(fitted):
     known = recommend_users(fitted, fitted.train.user_ids[:5])
     ranked = known[known["list_name"] == RANKER]
     assert not np.isin(ranked["score"], popular["score"]).all(), "known users keep the ranker's scores"
+
+
+def test_the_fallback_is_popularitys_order_under_the_business_rules_alone(fitted):
+    """No MMR, freshness boost, popularity penalty or slots on a list with no personal signal: they cost a new
+    user relevance (README, New users). Adult titles and excluded genres still go."""
+    out = recommend_users(fitted, np.array([-1]))
+    popular = out[out["list_name"] == "popularity"].sort_values("rank")["movie_id"].to_numpy()
+    for variant, rules in [(None, fitted.rerank), *fitted.variants.items()]:
+        keep = allowed(fitted.train.item_index(popular), np.nan, fitted.train.catalog, rules)
+        final = out[out["list_name"] == final_list_name(variant)].sort_values("rank")["movie_id"].to_numpy()
+        assert final.tolist() == popular[keep][:fitted.n_final].tolist(), variant
+    assert not keep.all(), "a rule removes something, so the check is not vacuous"

@@ -37,6 +37,18 @@ def test_the_fallback_is_scored_without_each_users_own_items():
     assert got["vs_popularity_same_length"] == pytest.approx(hit_at_2 / ((hit_at_2 + 1) / 2), abs=1e-4)
 
 
+def test_popularity_cut_to_the_fallbacks_length_is_not_refilled_from_below_it():
+    """The same list as the fallback, served the same length: the same score, though user 0 has seen its first item
+    and popularity's third item is the one they watch (refilling would have made popularity look better)."""
+    fitted = SimpleNamespace(train=SimpleNamespace(**vars(train), seen=seen), n_final=2, segments=None)
+    lists = {FINAL: pd.DataFrame({"user_id": FALLBACK_USER, "rank": [1, 2], "movie_id": [10, 11]}),
+             "popularity": pd.DataFrame({"user_id": FALLBACK_USER, "rank": [1, 2, 3], "movie_id": [10, 11, 12]})}
+    relevant = sparse.csr_matrix(np.array([[0, 0, 1, 0], [0, 1, 0, 0]]))
+    got = new_user_metrics(lists, relevant, np.array([0, 1]), fitted, 2, popularity_ndcg=0.5)
+    assert got["popularity_ndcg@2_same_length"] == pytest.approx(got["ndcg@2_as_if_new"])
+    assert got["vs_popularity_same_length"] == pytest.approx(1.0)
+
+
 def test_each_user_is_scored_on_their_segments_list_and_the_fallback_without_one():
     segments = SimpleNamespace(names=["gender=F", "gender=M"], user_segment=np.array([1, -1, 0]), shrinkage=np.inf)
     fitted = SimpleNamespace(train=SimpleNamespace(**vars(train), seen=seen), n_final=2, segments=segments)
