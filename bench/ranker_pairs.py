@@ -21,12 +21,11 @@ import pandas as pd
 import xgboost as xgb
 
 from conf import load_config
-from jobs import runs
 from jobs.cli import set_overrides
 from jobs.evaluate import lists_to_array
 from jobs.report_text import best_single
 from jobs.spark import get_spark
-from jobs.train import load_inputs
+from jobs.train import read_inputs
 from models.candidate_features import feature_names
 from models.data import build_training_set
 from models.metrics import ranking_metrics
@@ -35,7 +34,7 @@ from models.recommend import recommend_users
 from models.split import held_out_relevant, hold_out
 from models.training import assemble, fit_generators, ranker_rows, relevance, stage_one
 
-LATEST = {"silver_versions": {"movies": None, "interactions": None, "users": None}}
+LATEST = {"movies": None, "interactions": None, "users": None}   # silver tables at their latest versions
 
 
 def main() -> None:
@@ -46,8 +45,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     cfg = load_config(overrides={**set_overrides(args.set), "workdir": args.workdir})
-    runs.load_state = lambda _cfg, _run: LATEST   # the lake's latest silver, not a run's pinned versions
-    events, movies, users = load_inputs(cfg, get_spark(cfg), "latest")
+    events, movies, users = read_inputs(cfg, get_spark(cfg), LATEST)
 
     start = time.perf_counter()
     fit_events, test = hold_out(events, cfg.evaluation.protocol, cfg.evaluation.test_fraction, cfg.interactions)

@@ -362,8 +362,8 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
             snapshots[view].mkdir(parents=True)
             views[view] = _write_view(store, view, rows, key, published.name, now, snapshots[view], chunk_rows,
                                       cfg.publish.write_rows, shape)
-        go_live(store, repo, Manifest(published.name, now.isoformat(), cfg.experiment.name,
-                                      *assignment(cfg, published.withheld)))
+        manifest = Manifest(published.name, now.isoformat(), cfg.experiment.name, *assignment(cfg, published.withheld))
+        go_live(store, repo, manifest)
         for view, staged in snapshots.items():
             _replace_snapshot(staged, repo / "data" / f"{view}.parquet")
     finally:
@@ -373,7 +373,7 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     seconds = sum(v["seconds"] for v in views.values())
     result = {"published": True, "version": published.name, "lists": views["user_recommendations"]["rows"],
               "similar_movies": views["similar_movies"]["rows"], "movie_cards": views["movie_cards"]["rows"],
-              "variants": [v for v in cfg.experiment.variants if v not in published.withheld],
+              "variants": manifest.arms,
               "withheld": list(published.withheld), "published_at": now.isoformat(), "views": views,
               "rows_per_second": round(rows / seconds, 1) if seconds > 0 else 0.0}
     log.info("published version %s: %d rows in %.1f s, %.0f rows/s", published.name, rows, seconds,

@@ -44,10 +44,15 @@ USERS_PER_TASK = 200
 
 
 def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(events, movies, users) as pandas at the run's pinned silver versions; events as compact columns
-    (see jobs/training_events.py), in a fixed order: Spark's partition order varies, and with it the
-    fitted models."""
-    versions = runs.load_state(cfg, run_id)["silver_versions"]
+    """(events, movies, users) as pandas at the run's pinned silver versions (see `read_inputs`)."""
+    return read_inputs(cfg, spark, runs.load_state(cfg, run_id)["silver_versions"])
+
+
+def read_inputs(cfg: Config, spark: SparkSession, versions: dict[str, int | None]
+                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(events, movies, users) as pandas at silver `versions` (table name -> Delta version, None: the latest);
+    events as compact columns (see jobs/training_events.py), in a fixed order: Spark's partition order varies,
+    and with it the fitted models."""
     live = lake.read(spark, cfg.table_path("silver", "movies"), versions["movies"]).where(~F.col("deleted"))
     movies = live.select(*MOVIE_COLUMNS).toPandas().sort_values(S.MOVIE_ID)
     # A retired movie leaves the catalog, and its events the training data: nothing may recommend it.
