@@ -69,9 +69,11 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(user_ids) // 500 + 1))
 
     with_candidates = split == "eval"   # the published split needs only the final lists
+    withheld = withheld_variants(cfg, run_id) if split == "full" else set()
 
     def recommend_partition(batches):
         fitted = pickle.loads(payload.value)
+        fitted.variants = {name: rules for name, rules in fitted.variants.items() if name not in withheld}
         for batch in batches:
             user_ids = batch[S.USER_ID].to_numpy(dtype=np.int64)
             for chunk in np.array_split(user_ids, max(1, len(user_ids) // USERS_PER_CHUNK)):
@@ -94,6 +96,13 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
     # Publish keys the segment and genre lists by these names (ids below -1 are not users).
     runs.update_state(cfg, run_id, **{f"score_{split}": counts, f"audiences_{split}": {str(a): k for a, k in audiences.items()}})
     return counts
+
+
+def withheld_variants(cfg: Config, run_id: str) -> set[str]:
+    """Experiment arms the run's evaluation withheld (failed their gates): publish drops their lists, so the
+    published split does not compute them. None before evaluation has run."""
+    gates = runs.load_state(cfg, run_id).get("evaluation", {}).get("gates", {})
+    return set(gates.get("withheld", []))
 
 
 def _score_similar(cfg: Config, spark: SparkSession, run_id: str, split: str, payload, n_items: int) -> int:

@@ -29,7 +29,8 @@ class CandidateGenerator(ABC):
 
     @abstractmethod
     def score_users(self, user_idx: np.ndarray) -> np.ndarray:
-        """Dense scores, shape (len(user_idx), n_items); higher is better. -1 rows = unknown users."""
+        """Dense scores, shape (len(user_idx), n_items); higher is better. -1 rows = unknown users. A new array
+        each call: the caller may write to it (candidates mask each user's seen items in place)."""
 
     def recommend(self, user_idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`n` items per user, the user's training items excluded.

@@ -171,39 +171,42 @@ def candidates(generators: dict[str, CandidateGenerator], ctx: FeatureContext, t
     `extra` generators (the reference baseline) only contribute their lists, not candidates.
     """
     n_batch, n_items = len(user_idx), train.n_items
-    seen = np.zeros((n_batch, n_items), dtype=bool)
-    known = user_idx >= 0
-    if known.any():
-        r, c = train.seen[user_idx[known]].nonzero()
-        seen[np.flatnonzero(known)[r], c] = True
-    lists, dense, ranks = {}, {}, {}
+    known = np.flatnonzero(user_idx >= 0)
+    seen_rows, seen_items = train.seen[user_idx[known]].nonzero()
+    seen_rows = known[seen_rows]
+    lists, dense = {}, {}
     for name, generator in {**generators, **(extra or {})}.items():
-        scores = generator.score_users(user_idx).astype(np.float32, copy=False)
-        scores = np.where(seen, -np.inf, scores)
-        items, best = top_n(scores, n)
-        lists[name] = (items, best)
+        scores = generator.score_users(user_idx).astype(np.float32, copy=False)   # a new array: masked in place
+        scores[seen_rows, seen_items] = -np.inf
+        lists[name] = top_n(scores, n)
         if name in ranked:
             dense[name] = scores
-            rank = np.zeros((n_batch, n_items), dtype=np.int32)
-            rows = np.repeat(np.arange(n_batch), items.shape[1]).reshape(items.shape)
-            ok = items >= 0
-            rank[rows[ok], items[ok]] = np.tile(np.arange(1, items.shape[1] + 1), (n_batch, 1))[ok]
-            ranks[name] = rank
-    codes = np.concatenate([(np.arange(n_batch)[:, None] * n_items + lists[g][0]).ravel()[lists[g][0].ravel() >= 0]
-                            for g in ranked])
-    codes = np.unique(codes)
-    row, item = codes // n_items, codes % n_items
+    batch_rows = np.arange(n_batch, dtype=np.int64)[:, None] * n_items
+    codes = {g: np.where(lists[g][0] >= 0, batch_rows + lists[g][0], -1).ravel() for g in ranked}  # row * n_items + item
+    union = np.unique(np.concatenate([np.zeros(0, np.int64), *(c[c >= 0] for c in codes.values())]))
+    row, item = union // n_items, union % n_items
     features = {"row": row, "item_idx": item}
     n_retrieved = np.zeros(len(row), dtype=np.float32)
     for g in ranked:
         score = dense[g][row, item]
         features[f"{g}_score"] = np.where(np.isfinite(score), score, np.nan)
-        rank = ranks[g][row, item].astype(np.float32)
+        rank = _ranks_in(codes[g], lists[g][0].shape[1], union)
         features[f"{g}_rank"] = np.where(rank > 0, rank, np.nan)
         n_retrieved += rank > 0
     features["n_retrieved"] = n_retrieved
     features.update(_item_user_features(ctx, train, user_idx[row], item))
     return Candidates(lists, pd.DataFrame(features))
+
+
+def _ranks_in(codes: np.ndarray, width: int, wanted: np.ndarray) -> np.ndarray:
+    """1-based rank of each of `wanted` in one generator's lists (`codes`: its (users, width) lists flattened as
+    row * n_items + item, -1 padded), 0 where it did not retrieve it: a lookup among its sorted codes, where a
+    users x items table of ranks costs a dense pass per generator."""
+    if len(codes) == 0:
+        return np.zeros(len(wanted), dtype=np.float32)
+    order = np.argsort(codes, kind="stable")
+    at = order[np.minimum(np.searchsorted(codes, wanted, sorter=order), len(order) - 1)]
+    return np.where(codes[at] == wanted, at % width + 1, 0).astype(np.float32)
 
 
 def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:

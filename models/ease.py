@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.linalg import lapack
+
 from conf.settings import EaseConfig
 from models.base import CandidateGenerator
 from models.data import TrainingSet
@@ -30,7 +32,7 @@ class EASE(CandidateGenerator):
         sub = x[:, self.items]
         gram = (sub.T @ sub).toarray()
         gram[np.diag_indices_from(gram)] += self.cfg.l2
-        inverse = np.linalg.inv(gram)
+        inverse = spd_inverse(gram, self.cfg.l2)
         b = inverse / (-np.diag(inverse))
         b[np.diag_indices_from(b)] = 0.0
         self.b = b.astype(np.float32)
@@ -45,3 +47,22 @@ class EASE(CandidateGenerator):
             sub[:, self.items] = block
             out[known] = sub
         return out
+
+
+def spd_inverse(matrix: np.ndarray, min_eigenvalue: float) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix whose eigenvalues are at least `min_eigenvalue` (X'X + l2 I:
+    l2), through its Cholesky factor: LAPACK's potrf and potri take about n^3 flops where a general inverse (LU)
+    takes 2n^3, and at 10,000 items this inverse is most of EASE's fit. In float32 (half the time again) while the
+    condition number's bound (Gershgorin: largest row sum / `min_eigenvalue`) keeps float32's error under 1e-3
+    relative; in float64 above it, or where float32 loses positive definiteness."""
+    bound = float(np.abs(matrix).sum(axis=1).max()) / min_eigenvalue
+    kinds = [(lapack.spotrf, lapack.spotri)] if bound * np.finfo(np.float32).eps < 1e-3 else []
+    for potrf, potri in [*kinds, (lapack.dpotrf, lapack.dpotri)]:
+        factor, info = potrf(matrix, lower=False, clean=True)
+        if info == 0:
+            upper, info = potri(factor, lower=False, overwrite_c=True)
+            if info == 0:
+                upper = np.triu(upper)
+                upper += np.triu(upper, 1).T
+                return upper
+    raise np.linalg.LinAlgError("X'X + l2 I is not positive definite (l2 must be > 0)")

@@ -10,7 +10,7 @@ from conf.settings import AlsConfig, ContentConfig, EaseConfig, SasRecConfig, Ti
 from models.als import ALSGenerator
 from models.content import ContentTfidf
 from models.data import build_training_set
-from models.ease import EASE
+from models.ease import EASE, spd_inverse
 from models.popularity import Popularity
 from models.sasrec import SasRec
 from models.time_aware import TimeAwareTransitions
@@ -238,3 +238,15 @@ def test_two_tower_steps_stop_growing_with_users_at_the_sample_cap(monkeypatch):
     steps.clear()
     TwoTower(TwoTowerConfig(**cfg, max_samples_per_epoch=64), seed=1).fit(_train())
     assert len(steps) == 2 * (64 // 16) < uncapped
+
+
+@pytest.mark.parametrize("l2, dtype", [(500.0, np.float32), (0.01, np.float64)])
+def test_eases_cholesky_inverse_equals_the_general_inverse(l2, dtype):
+    """float32 while the condition number's bound allows it (a large l2), float64 otherwise: either way the inverse."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((400, 120)) < 0.1).astype(np.float64)
+    gram = x.T @ x + l2 * np.eye(120)
+    inverse = spd_inverse(gram, l2)
+    assert inverse.dtype == dtype
+    np.testing.assert_allclose(inverse, np.linalg.inv(gram), rtol=1e-4, atol=1e-6 * np.abs(np.linalg.inv(gram)).max())
+    np.testing.assert_array_equal(inverse, inverse.T)

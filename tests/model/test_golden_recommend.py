@@ -118,7 +118,9 @@ def test_batch_lists_equal_the_per_user_lists(fitted):
     assert len(new) == len(old) and len(new) > N_USERS * 3 * CFG.models.final_list_size
     for column in ("list_name", "user_id", "rank", "movie_id", "reason", "slot"):
         assert new[column].tolist() == old[column].tolist(), column
-    np.testing.assert_allclose(new["score"], old["score"], rtol=1e-12, atol=1e-12)
+    # Similarities are float32 matrix products of other shapes here than in the per-user code: which BLAS kernel
+    # runs depends on the CPU, and on some the sums round differently (4.8e-8 apart measured on one machine).
+    np.testing.assert_allclose(new["score"], old["score"], rtol=1e-6, atol=1e-7)
     reasons = set(new["reason"].dropna().str.split(" ").str[0])
     assert {"Because", "Popular", "Trending", "New"} <= reasons, "every kind of reason is exercised"
     slots = new[new["list_name"] == f"{FINAL}@slots"]["slot"]
