@@ -100,7 +100,7 @@ def score(cfg: Config, spark: SparkSession, run_id: str, split: str) -> dict[str
 
 def withheld_variants(cfg: Config, run_id: str) -> set[str]:
     """Experiment arms the run's evaluation withheld (failed their gates): publish drops their lists, so the
-    published split does not compute them. None before evaluation has run."""
+    published split does not compute them. Empty before evaluation has run."""
     gates = runs.load_state(cfg, run_id).get("evaluation", {}).get("gates", {})
     return set(gates.get("withheld", []))
 
