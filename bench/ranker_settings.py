@@ -13,8 +13,8 @@ each smaller one is a seeded subset of it. `--eval-users` scores a seeded sample
 The eval split of `movierec pipeline` (models/training.py: stage 1, the ranker's labelled candidates, stage 2,
 every variant's reranked lists), on the lake's latest silver tables, with two differences that keep it quick:
 XGBoost's own `XGBRanker` instead of `SparkXGBRanker` (same parameters), and no feature-store features. The
-generators are fitted once; each (pairs, seed) fits only the ranker. `models.ranker.pairs_per_candidate` was
-and `n_estimators` / `learning_rate` were chosen with it (README, Models).
+generators are fitted once; each setting fits only the ranker. `models.ranker.pairs_per_candidate`,
+`n_estimators` and `learning_rate` were chosen with it (README, Models).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main() -> None:
           f"| final / best | other variants |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     labelled = np.random.default_rng(cfg.seed).permutation(np.unique(rows["qid"].to_numpy()))
-    samples = {n: rows[rows["qid"].isin(labelled[:n])] for n in sizes} or {cfg.models.ranker.max_users: rows}
+    samples = {n: rows[rows["qid"].isin(labelled[:n])] for n in sizes} or {rc.max_users: rows}
     settings = [(u, p, n, lr, s) for u in samples for p in (int(p) for p in args.pairs.split(",")) for n, lr in trees
                 for s in (int(s) for s in args.seeds.split(","))]
     for users_n, pairs, n_trees, rate, seed in settings:

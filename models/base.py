@@ -37,15 +37,16 @@ class CandidateGenerator(ABC):
 
         Returns (items, scores), each (len(user_idx), n), best first; -1 / -inf pad short rows.
         """
-        scores = self.score_users(user_idx).astype(np.float32, copy=True)
-        known = user_idx >= 0
-        if known.any():
-            seen = self._train.seen[user_idx[known]]
-            rows, cols = seen.nonzero()
-            block = scores[known]
-            block[rows, cols] = -np.inf
-            scores[known] = block
-        return top_n(scores, n)
+        scores = self.score_users(user_idx).astype(np.float32, copy=False)
+        return top_n(mask_seen(scores, self._train, user_idx), n)
+
+
+def mask_seen(scores: np.ndarray, train: TrainingSet, user_idx: np.ndarray) -> np.ndarray:
+    """`scores` (len(user_idx), n_items) with each known user's training items set to -inf, in place."""
+    known = np.flatnonzero(user_idx >= 0)
+    rows, items = train.seen[user_idx[known]].nonzero()
+    scores[known[rows], items] = -np.inf
+    return scores
 
 
 def dot_scores(user_vectors: np.ndarray, item_vectors: np.ndarray, user_idx: np.ndarray) -> np.ndarray:

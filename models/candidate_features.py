@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from models.base import CandidateGenerator, top_n
+from models.base import CandidateGenerator, mask_seen, top_n
 from models.data import DAY, TrainingSet, epoch_seconds, last_items, positive_sequences
 from models.metrics import percentile_ranks
 
@@ -171,13 +171,9 @@ def candidates(generators: dict[str, CandidateGenerator], ctx: FeatureContext, t
     `extra` generators (the reference baseline) only contribute their lists, not candidates.
     """
     n_batch, n_items = len(user_idx), train.n_items
-    known = np.flatnonzero(user_idx >= 0)
-    seen_rows, seen_items = train.seen[user_idx[known]].nonzero()
-    seen_rows = known[seen_rows]
     lists, dense = {}, {}
     for name, generator in {**generators, **(extra or {})}.items():
-        scores = generator.score_users(user_idx).astype(np.float32, copy=False)   # a new array: masked in place
-        scores[seen_rows, seen_items] = -np.inf
+        scores = mask_seen(generator.score_users(user_idx).astype(np.float32, copy=False), train, user_idx)
         lists[name] = top_n(scores, n)
         if name in ranked:
             dense[name] = scores

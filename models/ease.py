@@ -48,16 +48,16 @@ class EASE(CandidateGenerator):
         return out
 
 
-def spd_inverse(matrix: np.ndarray, min_eigenvalue: float) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix whose eigenvalues are at least `min_eigenvalue` (X'X + l2 I:
-    l2), through its Cholesky factor: LAPACK's potrf and potri take about n^3 flops where a general inverse (LU)
-    takes 2n^3, and at 10,000 items this inverse is most of EASE's fit. In float32 (half the time again) while the
-    condition number's bound (Gershgorin: largest row sum / `min_eigenvalue`) keeps float32's error under 1e-3
-    relative; in float64 above it, or where float32 loses positive definiteness."""
-    bound = float(np.abs(matrix).sum(axis=1).max()) / min_eigenvalue
+def spd_inverse(gram: np.ndarray, l2: float) -> np.ndarray:
+    """Inverse of X'X + l2 I (`gram`, X non-negative, l2 > 0: symmetric positive definite, its eigenvalues at least
+    l2 and at most its largest row sum) through its Cholesky factor: LAPACK's potrf and potri take about n^3 flops
+    where a general inverse (LU) takes 2n^3, and at 10,000 items this inverse is most of EASE's fit. In float32
+    (half the time again) while the condition number's bound (largest row sum / l2) keeps float32's error under
+    1e-3 relative; in float64 above it, or where float32 loses positive definiteness."""
+    bound = float(gram.sum(axis=1).max()) / l2
     kinds = [(lapack.spotrf, lapack.spotri)] if bound * np.finfo(np.float32).eps < 1e-3 else []
     for potrf, potri in [*kinds, (lapack.dpotrf, lapack.dpotri)]:
-        factor, info = potrf(matrix, lower=False, clean=True)
+        factor, info = potrf(gram, lower=False, clean=True)
         if info == 0:
             upper, info = potri(factor, lower=False, overwrite_c=True)
             if info == 0:
