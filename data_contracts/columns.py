@@ -31,6 +31,7 @@ INGESTED_AT = "ingested_at"
 PAYLOAD = "payload"
 PAYLOAD_FORMAT = "payload_format"
 SOURCE_FILE = "source_file"
+SOURCE_LINE = "source_line"     # bronze: orders the lines of a file read together (not a line number)
 REASON = "reason"
 TABLE = "table_name"
 

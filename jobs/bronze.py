@@ -31,12 +31,15 @@ class Landing:
 
 
 def raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
-    """(payload, source_file) for every row of `paths`: lines as they are, or for `files`, CSV and
+    """(payload, source_file, source_line) for every row of `paths`: lines as they are, or for `files`, CSV and
     Parquet rows turned into JSON objects (CSV files each read on their own: their columns may differ;
-    Parquet files in one read per schema: a day-partitioned log has hundreds of files of one schema)."""
-    empty = spark.createDataFrame([], f"{S.PAYLOAD} string, {S.SOURCE_FILE} string")
+    Parquet files in one read per schema: a day-partitioned log has hundreds of files of one schema).
+    `source_line` grows with a line's place in its file (Spark's monotonically increasing id, taken as the file
+    is read): MovieLens breaks ties between ratings of the same second by it."""
+    empty = spark.createDataFrame([], f"{S.PAYLOAD} string, {S.SOURCE_FILE} string, {S.SOURCE_LINE} bigint")
     if fmt != "files":
-        return spark.read.text(paths).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE)) if paths else empty
+        return _numbered(spark.read.text(paths).select(F.col("value").alias(S.PAYLOAD),
+                                                       F.input_file_name().alias(S.SOURCE_FILE))) if paths else empty
     found = event_files(paths)
     frames = [spark.read.text(found["json"]).select(F.col("value").alias(S.PAYLOAD), F.input_file_name().alias(S.SOURCE_FILE))
               ] if found["json"] else []
@@ -47,8 +50,12 @@ def raw_lines(spark: SparkSession, paths: list[str], fmt: str) -> DataFrame:
         frames.append(spark.read.parquet(*group).select(F.to_json(F.struct("*")).alias(S.PAYLOAD),
                                                         F.input_file_name().alias(S.SOURCE_FILE)))
     for frame in frames:
-        empty = empty.unionByName(frame)
+        empty = empty.unionByName(_numbered(frame))
     return empty
+
+
+def _numbered(lines: DataFrame) -> DataFrame:
+    return lines.withColumn(S.SOURCE_LINE, F.monotonically_increasing_id())
 
 
 def to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fmt: str, landing: Landing,
@@ -66,12 +73,14 @@ def to_bronze(spark: SparkSession, cfg: Config, name: str, paths: list[str], fmt
         S.PAYLOAD,
         F.lit(fmt).alias(S.PAYLOAD_FORMAT),
         S.SOURCE_FILE,
+        S.SOURCE_LINE,
         F.lit(batch_id).alias(S.BATCH_ID),
         F.lit(landing.source).alias(S.SOURCE),
         F.current_timestamp().alias(S.INGESTED_AT),
     )
     target = cfg.table_path("bronze", name)
-    lake.replace_partition(bronze, target, S.BATCH_ID, batch_id, partition_by=[S.BATCH_ID])
+    # A lake landed before bronze had source_line gets the column (null on its old rows).
+    lake.replace_partition(bronze, target, S.BATCH_ID, batch_id, partition_by=[S.BATCH_ID], merge_schema=True)
     return lake.read(spark, target).where(F.col(S.BATCH_ID) == batch_id), suppressed
 
 

@@ -14,15 +14,20 @@ def exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-def replace_partition(df: DataFrame, path: str, column: str, value: str, partition_by: list[str] | None = None) -> None:
+def replace_partition(df: DataFrame, path: str, column: str, value: str, partition_by: list[str] | None = None,
+                      merge_schema: bool = False) -> None:
     """Overwrite only the rows where `column = value`, so re-running one batch/run is idempotent."""
-    replace_where(df, path, {column: value}, partition_by)
+    replace_where(df, path, {column: value}, partition_by, merge_schema)
 
 
-def replace_where(df: DataFrame, path: str, where: dict[str, str], partition_by: list[str] | None = None) -> None:
-    """Overwrite only the rows matching every `column = value` of `where`."""
+def replace_where(df: DataFrame, path: str, where: dict[str, str], partition_by: list[str] | None = None,
+                  merge_schema: bool = False) -> None:
+    """Overwrite only the rows matching every `column = value` of `where`; `merge_schema` adds `df`'s new columns
+    to the table."""
     condition = " AND ".join(f"{column} = '{value}'" for column, value in where.items())
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)

@@ -3,11 +3,13 @@
 import json
 from datetime import date
 
+import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.ingest import Interval, ingest
+from jobs.training_events import read_events
 from tests.conftest import SHARED_DATA, silver_fingerprint, tiny_config
 
 pytestmark = pytest.mark.spark
@@ -61,6 +63,21 @@ def test_bad_rows_go_to_quarantine_with_reasons_and_duplicates_collapse(spark, t
     assert payloads["3,2"] == "unparseable_row"
     users = lake.read(spark, cfg.table_path("silver", "users"))
     assert sorted(r["user_id"] for r in users.collect()) == [1], "users come from the events when there is no user file"
+
+
+def test_movielens_ratings_of_one_second_keep_the_files_order(spark, tmp_path):
+    """Half of MovieLens-1M's ratings share their second with another of the user's: the sequential models and
+    the leave-one-out test item see them in the file's order, as the published protocol's stable sort does."""
+    order = [3, 1, 2]
+    folder = _write_movielens(tmp_path / "ml", [f"1,{movie},4.0,964982703" for movie in order] +
+                              ["1,1,4.0,964982703", "2,2,5.0,964982000", "2,3,5.0,964982000", "2,1,5.0,964981000"])
+    cfg = tiny_config(tmp_path / "wd", source={"kind": "movielens", "data_dir": str(folder)})
+    counts = ingest(cfg, spark)["tables"]["interactions"]
+    assert counts["landed"] == 6 and counts["duplicates"] == 1, "a line given twice is one rating"
+    for engine in ("duckdb", "spark"):
+        events = read_events(spark, cfg.table_path("silver", "interactions"), None, np.arange(1, 4), engine)
+        by_user = events.groupby("user_id")["movie_id"].apply(list).to_dict()
+        assert by_user == {1: order, 2: [1, 2, 3]}, engine
 
 
 def test_movielens_small_joins_tmdb_metadata(spark, tmp_path):
