@@ -1,7 +1,7 @@
 """Single generators on MovieLens under leave-one-out, in one process: NDCG@10 / HR@10 and fit seconds side by side.
 
     .venv/bin/python bench/generators_loo.py [--data ../shared/data/movielens-1m-partial] [--generators sasrec,time_aware,ease]
-        [--set sasrec.epochs=30 ...] [--seeds 1]
+        [--set sasrec.epochs=30 ...] [--seeds 1] [--hashed-ids]
 
 The protocol of models/split.py (each user's last rating is the test item, every one relevant, the user's other
 items excluded, full-catalogue ranking), without Spark, the ranker or the pipeline around it: a quick loop for
@@ -12,6 +12,7 @@ evaluation.protocol=leave_one_out` (bench/pipeline_real_data.py --protocol leave
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from pathlib import Path
 
@@ -38,8 +39,16 @@ def ratings(folder: Path) -> pd.DataFrame:
                             names=["user_id", "movie_id", "value", "ts"])
     frame["ts"] = pd.to_datetime(frame["ts"], unit="s", utc=True)
     frame["event_type"] = "rating"
-    frame["event_id"] = np.arange(len(frame)).astype(str)
+    frame["event_id"] = [f"{i:09d}" for i in range(len(frame))]     # ties in time keep the file's order, as ingest
     return frame
+
+
+def hashed_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """The event ids ingest gave MovieLens ratings until commit 9ee1141 (a hash): ties in time shuffled."""
+    seconds = frame["ts"].astype("int64") // 10**9
+    ids = [hashlib.sha1(f"ml:{u}:{m}:{t}".encode()).hexdigest()[:20]
+           for u, m, t in zip(frame["user_id"], frame["movie_id"], seconds)]
+    return frame.assign(event_id=ids)
 
 
 def main() -> None:
@@ -51,10 +60,14 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--every", type=int, default=0, metavar="N",
                         help="sasrec: also print the figures after every N epochs (its learning curve)")
+    parser.add_argument("--hashed-ids", action="store_true",
+                        help="order ratings of the same second by a hash of each, as ingest did before 9ee1141")
     args = parser.parse_args()
     overrides = set_overrides([f"models.{kv}" for kv in args.set])
     cfg = load_config("local", environ={}, overrides=overrides)
     events = ratings(args.data)
+    if args.hashed_ids:
+        events = hashed_ids(events)
     train_events, test = hold_out(events, LEAVE_ONE_OUT, 0.2, cfg.interactions)
     train = build_training_set(train_events, events["movie_id"].unique(), cfg.interactions)
     users = train.user_index(test["user_id"].to_numpy())
