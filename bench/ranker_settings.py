@@ -37,7 +37,7 @@ from jobs.spark import get_spark
 from jobs.train import read_inputs
 from models.candidate_features import feature_names
 from models.data import build_training_set
-from models.metrics import ranking_metrics
+from models.metrics import ranking_metrics, sample_users
 from models.ranker import Ranker
 from models.recommend import recommend_users
 from models.split import held_out_relevant, hold_out
@@ -87,8 +87,8 @@ def main() -> None:
     fitted = assemble(train, generators, reference, None, cfg, users)
     relevant = relevance(fitted.train, test, cfg)
     evaluated = np.flatnonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events)
-    if 0 < args.eval_users < len(evaluated):
-        evaluated = np.sort(np.random.default_rng(cfg.seed).choice(evaluated, args.eval_users, replace=False))
+    if args.eval_users:
+        evaluated = sample_users(evaluated, args.eval_users, cfg.seed)
     user_ids = fitted.train.user_ids[evaluated]
     print(f"{len(events):,} events, {len(user_ids):,} evaluated users, {len(rows):,} labelled candidate rows; "
           f"generators fitted in {time.perf_counter() - start:.0f} s\n")

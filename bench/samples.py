@@ -26,7 +26,8 @@ from jobs.cli import set_overrides
 from jobs.spark import get_spark
 from jobs.train import read_inputs
 from models.data import build_training_set
-from models.metrics import bootstrap, percentile_interval, point_value, ranking_parts, resample_counts
+from models.metrics import (bootstrap, percentile_interval, point_value, ranking_parts, resample_counts,
+                            sample_users)
 from models.registry import build_generator
 from models.split import hold_out
 from models.training import relevance
@@ -55,8 +56,8 @@ def main() -> None:
     train = build_training_set(fit_events, movies, cfg.interactions)
     relevant = relevance(train, test, cfg)
     evaluated = np.flatnonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events)
-    if 0 < args.eval_users < len(evaluated):
-        evaluated = np.sort(np.random.default_rng(cfg.seed).choice(evaluated, args.eval_users, replace=False))
+    if args.eval_users:
+        evaluated = sample_users(evaluated, args.eval_users, cfg.seed)
     counts = resample_counts(len(evaluated), args.bootstrap, cfg.seed)
     k = cfg.evaluation.k
     ndcg = f"ndcg@{k}"
