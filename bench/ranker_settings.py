@@ -2,15 +2,13 @@
 
     .venv/bin/movierec ingest --workdir /tmp/rp          # or: --source movielens --data-dir ../shared/data/...
     .venv/bin/python bench/ranker_settings.py --workdir /tmp/rp [--pairs 10,40] [--trees 300:0.05,100:0.15]
-        [--ranker-users 3000,10000] [--validation 0,0.2] [--eval-users 10000] [--seeds 42,1,2] [--set KEY=VALUE ...]
+        [--ranker-users 3000,10000] [--eval-users 10000] [--seeds 42,1,2] [--set KEY=VALUE ...]
 
 `--trees` lists `n_estimators:learning_rate` pairs: inference costs candidate rows x trees, and at 20,000 movies
 the ranker was half of the per-user scoring path. Each setting's scoring speed is the evaluated users through
 the whole path (`recommend_users`: retrieval, features, ranker, rerank, reasons; one core) per second.
 `--ranker-users` lists sizes of the ranker's training sample (`models.ranker.max_users`): the largest is labelled,
-each smaller one is a seeded subset of it. `--validation` lists shares of those users held out to stop boosting
-(`models.ranker.validation_fraction`; 0 = every tree, no early stopping): the table gives the trees kept and the
-held-out users' NDCG beside the test's. `--eval-users` scores a seeded sample of the evaluated users.
+each smaller one is a seeded subset of it. `--eval-users` scores a seeded sample of the evaluated users.
 
 The eval split of `movierec pipeline` (models/training.py: stage 1, the ranker's labelled candidates, stage 2,
 every variant's reranked lists), on the lake's latest silver tables, with two differences that keep it quick:
@@ -40,7 +38,7 @@ from jobs.train import read_inputs
 from models.candidate_features import feature_names
 from models.data import build_training_set
 from models.metrics import ranking_metrics, sample_users
-from models.ranker import Ranker, best_rounds, booster_params, validation_mask
+from models.ranker import Ranker
 from models.recommend import recommend_users
 from models.split import held_out_relevant, hold_out
 from models.training import assemble, fit_generators, ranker_rows, relevance, stage_one
@@ -67,7 +65,6 @@ def main() -> None:
     parser.add_argument("--pairs", default="40")
     parser.add_argument("--trees", default="", help="n_estimators:learning_rate,... (default: the config's)")
     parser.add_argument("--ranker-users", default="", help="sizes of the ranker's user sample (default: the config's)")
-    parser.add_argument("--validation", default="", help="shares of the ranker's users held out to stop boosting (default: the config's)")
     parser.add_argument("--eval-users", type=int, default=0, help="evaluate a seeded sample of this many users (0 = all)")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -101,39 +98,31 @@ def main() -> None:
     features = feature_names(list(stage1.generators))
     trees = [(int(n), float(lr)) for n, lr in (t.split(":") for t in args.trees.split(","))] if args.trees else [
         (rc.n_estimators, rc.learning_rate)]
-    fractions = [float(f) for f in args.validation.split(",")] if args.validation else [rc.validation_fraction]
-    print(f"| ranker users | validation | pairs | trees (kept) | learning rate | seed | fit s | scoring users/s | validation {ndcg} "
-          f"| best generator | ranker {ndcg} | final {ndcg} | final / best | other variants |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| ranker users | pairs | trees | learning rate | seed | fit s | scoring users/s | best generator | ranker {ndcg} | final {ndcg} "
+          f"| final / best | other variants |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     labelled = np.random.default_rng(cfg.seed).permutation(np.unique(rows["qid"].to_numpy()))
     samples = {n: rows[rows["qid"].isin(labelled[:n])] for n in sizes} or {rc.max_users: rows}
-    settings = [(u, v, p, n, lr, s) for u in samples for v in fractions for p in (int(p) for p in args.pairs.split(","))
-                for n, lr in trees for s in (int(s) for s in args.seeds.split(","))]
-    for users_n, fraction, pairs, n_trees, rate, seed in settings:
+    settings = [(u, p, n, lr, s) for u in samples for p in (int(p) for p in args.pairs.split(",")) for n, lr in trees
+                for s in (int(s) for s in args.seeds.split(","))]
+    for users_n, pairs, n_trees, rate, seed in settings:
         train_rows = samples[users_n]
-        qids = np.unique(train_rows["qid"].to_numpy())
-        held = train_rows["qid"].isin(qids[validation_mask(qids, fraction, cfg.seed)]).to_numpy()
-        fit_rows, valid_rows = train_rows[~held], train_rows[held]
         fit_start = time.perf_counter()
-        params = booster_params(rc.model_copy(update={"n_estimators": n_trees, "learning_rate": rate, "pairs_per_candidate": pairs}), seed, k)
-        if held.any():
-            params["early_stopping_rounds"] = rc.early_stopping_rounds
-        model = xgb.XGBRanker(**params)
-        model.fit(fit_rows[features].to_numpy(np.float32), fit_rows["label"].to_numpy(), qid=fit_rows["qid"].to_numpy(),
-                  **({"eval_set": [(valid_rows[features].to_numpy(np.float32), valid_rows["label"].to_numpy())],
-                      "eval_qid": [valid_rows["qid"].to_numpy()], "verbose": False} if held.any() else {}))
+        model = xgb.XGBRanker(
+            objective="rank:ndcg", n_estimators=n_trees, max_depth=rc.max_depth,
+            learning_rate=rate, min_child_weight=rc.min_child_weight, subsample=rc.subsample,
+            tree_method="hist", random_state=seed, lambdarank_pair_method="topk",
+            lambdarank_num_pair_per_sample=pairs)
+        model.fit(train_rows[features].to_numpy(np.float32), train_rows["label"].to_numpy(), qid=train_rows["qid"].to_numpy())
         fit_seconds = time.perf_counter() - fit_start
-        booster = best_rounds(model.get_booster())
-        validation_ndcg = f"{float(model.get_booster().attr('best_score')):.4f}" if held.any() else "-"
-        scored = dataclasses.replace(fitted, ranker=Ranker(booster, features))
+        scored = dataclasses.replace(fitted, ranker=Ranker(model.get_booster(), features))
         per_second, lists = one_core_scoring(scored, user_ids)
         metrics = {name: {ndcg: ranking_metrics(lists_to_array(frame, user_ids, fitted.train.item_index, k),
                                                 relevant[evaluated], k, fitted.train.n_items)[ndcg]}
                    for name, frame in lists.groupby("list_name", sort=False)}
         best = best_single(metrics, ndcg)
         others = ", ".join(f"{n} {m[ndcg]:.4f}" for n, m in metrics.items() if n.startswith("final@"))
-        print(f"| {len(qids):,} | {fraction} | {pairs} | {n_trees} ({booster.num_boosted_rounds()}) | {rate} | {seed} | {fit_seconds:.1f} "
-              f"| {per_second:,.0f} | {validation_ndcg} | {best} {metrics[best][ndcg]:.4f} | {metrics['ranker'][ndcg]:.4f} "
+        print(f"| {train_rows['qid'].nunique():,} | {pairs} | {n_trees} | {rate} | {seed} | {fit_seconds:.1f} | {per_second:,.0f} | {best} {metrics[best][ndcg]:.4f} | {metrics['ranker'][ndcg]:.4f} "
               f"| {metrics['final'][ndcg]:.4f} | {metrics['final'][ndcg] / metrics[best][ndcg]:.3f}x | {others} |",
               flush=True)
 

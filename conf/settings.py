@@ -198,9 +198,7 @@ class RankerConfig(_Strict):
     enabled: bool = True
     label_fraction: float = Field(0.2, gt=0, lt=1)  # each user's last share of training events labels the ranker
     max_users: int = Field(3000, gt=0)              # users sampled for the ranker's training set
-    n_estimators: int = Field(300, gt=0)            # at most: early stopping on the validation users keeps fewer
-    validation_fraction: float = Field(0.2, ge=0, lt=1)  # labelled users held out to stop boosting; 0 = all trees, no validation
-    early_stopping_rounds: int = Field(50, gt=0)    # rounds without a better validation NDCG@k before boosting stops
+    n_estimators: int = Field(300, gt=0)
     max_depth: int = Field(4, gt=0)
     learning_rate: float = Field(0.05, gt=0)
     min_child_weight: float = Field(5.0, ge=0)

@@ -95,7 +95,6 @@ def checks(report: dict) -> list[str]:
     if f"new_release_share@{k}" in final:
         out.append(f"lists with a movie released in the last 30 days in their top {k}: final "
                    f"{final[f'new_release_share@{k}']:.4f}, popularity {models['popularity'].get(f'new_release_share@{k}', 0):.4f}")
-    out += ranker_lines(report.get("ranker") or {}, k)
     new_users = dict(report.get("new_users") or {})
     segments = new_users.pop("segments", None)
     out.append(f"new users: {new_users}")
@@ -105,15 +104,3 @@ def checks(report: dict) -> list[str]:
                    f"NDCG@{k} {segments[f'ndcg@{k}_as_if_new']:.4f}, {segments['vs_popularity']}x popularity, "
                    f"{segments['vs_fallback']}x the fallback ({segments['users_with_a_segment']} evaluated users with a segment)")
     return out
-
-
-def ranker_lines(ranker: dict, k: int) -> list[str]:
-    """The ranker's trees and its NDCG@k on the held-out labelled users beside its inputs' on the same candidates."""
-    validation = ranker.get("validation") or {}
-    if not validation.get("users"):
-        return [f"ranker: {ranker['trees']} trees, no validation users"] if "trees" in ranker else []
-    scores = validation[f"ndcg@{k}"]
-    best = max((g for g in scores if g != "ranker"), key=scores.get)
-    return [f"ranker: {ranker['trees']} trees (boosting stopped at the best validation round); on "
-            f"{validation['users']} held-out users' labelled candidates NDCG@{k} {scores['ranker']:.4f}, best generator "
-            f"{best} {scores[best]:.4f} ({scores['ranker'] / max(scores[best], 1e-12):.3f}x)"]

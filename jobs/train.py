@@ -31,7 +31,7 @@ from jobs.progress import spark_tasks, track
 from jobs.training_events import read_events
 from models.data import DAY, build_training_set
 from models.candidate_features import feature_names
-from models.ranker import Ranker, best_rounds, booster_params, order_ndcg, validation_mask
+from models.ranker import Ranker
 from models.segments import profile_columns
 from models.recommend import FittedModels
 from models.split import held_out_relevant, hold_out
@@ -41,7 +41,6 @@ SPLITS = ("eval", "full")
 MOVIE_COLUMNS = [S.MOVIE_ID, "title", "year", "genres", "overview", "keywords", "cast", "director", "runtime",
                  "vote_average", "vote_count", "release_date", "adult"]
 USERS_PER_TASK = 200
-VALIDATION = "validation"   # ranker_training: the row's user is held out to stop boosting
 
 
 def load_inputs(cfg: Config, spark: SparkSession, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -69,72 +68,52 @@ def read_inputs(cfg: Config, spark: SparkSession, versions: dict[str, int | None
 def train_ranker(cfg: Config, spark: SparkSession, stage1: FittedModels, relevant, users: np.ndarray,
                  run_id: str, split: str) -> tuple[Ranker, dict]:
     """Build the labelled candidate rows on the cluster (kept as gold `ranker_training`), then fit
-    `SparkXGBRanker` (rank:ndcg, query = user), boosting until NDCG@k on held-out labelled users stops rising."""
+    `SparkXGBRanker` (rank:ndcg, query = user)."""
     from xgboost.spark import SparkXGBRanker
 
-    rc, k = cfg.models.ranker, cfg.evaluation.k
-    generators = list(stage1.generators)
-    features = feature_names(generators, stage1.context.store.pair_names)
-    held_out = users[validation_mask(users, rc.validation_fraction, cfg.seed)]
+    features = feature_names(list(stage1.generators), stage1.context.store.pair_names)
     payload = spark.sparkContext.broadcast(pickle.dumps((stage1, relevant), protocol=pickle.HIGHEST_PROTOCOL))
     schema = T.StructType([T.StructField("qid", T.LongType()), T.StructField("item_idx", T.LongType()),
                            T.StructField("label", T.FloatType())]
-                          + [T.StructField(f, T.DoubleType()) for f in features]
-                          + [T.StructField(VALIDATION, T.BooleanType())])
+                          + [T.StructField(f, T.DoubleType()) for f in features])
 
     def rows_for(batches):
         models, rel = pickle.loads(payload.value)
         for batch in batches:
             user_idx = batch["user_idx"].to_numpy(dtype=np.int64)
             for chunk in np.array_split(user_idx, max(1, len(user_idx) // USERS_PER_TASK)):
-                rows = ranker_rows(models, chunk, rel)
-                yield rows.assign(**{VALIDATION: np.isin(rows["qid"].to_numpy(), held_out)})
+                yield ranker_rows(models, chunk, rel)
 
     partitions = max(1, min(spark.sparkContext.defaultParallelism * 2, len(users) // USERS_PER_TASK + 1))
     frame = (spark.createDataFrame(pd.DataFrame({"user_idx": users}))
              .repartition(partitions).mapInPandas(rows_for, schema).cache())
     with spark_tasks(spark, "labelling ranker candidates"):
         lake.replace_where(frame.withColumn(S.RUN_ID, F.lit(run_id)).withColumn(S.SPLIT, F.lit(split)),
-                           cfg.table_path("gold", "ranker_training"), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT],
-                           merge_schema=True)
-    counts = {bool(r[VALIDATION]): int(r["count"]) for r in frame.groupBy(VALIDATION).count().collect()}
-    n_rows = sum(counts.values())
+                           cfg.table_path("gold", "ranker_training"), {S.RUN_ID: run_id, S.SPLIT: split}, [S.RUN_ID, S.SPLIT])
+    n_rows = frame.count()
     if n_rows == 0:
         payload.unpersist()
         frame.unpersist()
         raise PipelineError("the ranker has no labelled candidates: no user's later events were retrieved")
-    validating = counts.get(True, 0) > 0 and counts.get(False, 0) > 0
-    params = booster_params(rc, cfg.seed, k)
-    if validating:   # else too few users to hold any out, and every row trains
-        params.update(validation_indicator_col=VALIDATION, early_stopping_rounds=rc.early_stopping_rounds)
+    rc = cfg.models.ranker
     start = time.perf_counter()
-    estimator = SparkXGBRanker(features_col=features, label_col="label", qid_col="qid", num_workers=rc.num_workers,
-                               missing=float("nan"), **params)
+    estimator = SparkXGBRanker(
+        features_col=features, label_col="label", qid_col="qid", num_workers=rc.num_workers,
+        objective="rank:ndcg", n_estimators=rc.n_estimators, max_depth=rc.max_depth, learning_rate=rc.learning_rate,
+        min_child_weight=rc.min_child_weight, subsample=rc.subsample, tree_method="hist", random_state=cfg.seed,
+        lambdarank_pair_method="topk", lambdarank_num_pair_per_sample=rc.pairs_per_candidate, missing=float("nan"),
+    )
     with spark_tasks(spark, "fitting the ranker"):
-        fitted = estimator.fit(frame).get_booster()
-    booster = best_rounds(fitted)
+        booster = estimator.fit(frame).get_booster()
     booster.set_attr(features=json.dumps(features))   # saved with the model: the full split can ship it as is
     seconds = round(time.perf_counter() - start, 2)
-    validation = _validation_summary(frame, fitted.attr("best_score"), generators, k) if validating else {"users": 0}
     payload.unpersist()
     frame.unpersist()
     gain = booster.get_score(importance_type="gain")
     importance = {f: round(float(gain.get(f, 0.0)), 4) for f in features}
-    summary = {"rows": n_rows, "users": int(len(users)), "fit_seconds": seconds, "trees": booster.num_boosted_rounds(),
-               "validation": validation,
+    summary = {"rows": int(n_rows), "users": int(len(users)), "fit_seconds": seconds,
                "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1]))}
     return Ranker(booster, features, importance), summary
-
-
-def _validation_summary(frame, ranker_ndcg: str, generators: list[str], k: int) -> dict:
-    """The held-out users' NDCG@k among their labelled candidates: the ranker at its best round, and each generator's
-    own order, so the report shows whether the ranker beats its inputs before any test event is looked at. Rows of
-    `models.ranker.max_users` x `validation_fraction` users at most reach the driver."""
-    rows = frame.where(F.col(VALIDATION)).select("qid", "label", *[f"{g}_rank" for g in generators]).toPandas()
-    qid, label = rows["qid"].to_numpy(), rows["label"].to_numpy(dtype=np.float64)
-    ndcg = {"ranker": round(float(ranker_ndcg), 4)}
-    ndcg.update({g: round(order_ndcg(qid, label, rows[f"{g}_rank"].to_numpy(dtype=np.float64), k), 4) for g in generators})
-    return {"users": int(len(np.unique(qid))), "rows": int(len(rows)), f"ndcg@{k}": ndcg}
 
 
 def evaluated_ranker(cfg: Config, run_id: str) -> tuple[Ranker | None, AlsConfig, dict] | None:

@@ -34,10 +34,6 @@ def test_report_has_every_model_side_by_side(published):
     assert set(report["evaluation_timing"]["fit_seconds"]) == set(GENERATORS)
     importance = report["ranker"]["feature_importance_gain"]
     assert max(importance.values()) > 0 and "time_aware_score" in importance
-    ranker = report["ranker"]
-    assert 1 <= ranker["trees"] <= cfg.models.ranker.n_estimators, "cut at the best validation round"
-    assert ranker["validation"]["users"] > 0
-    assert set(ranker["validation"]["ndcg@10"]) == {"ranker", *GENERATORS}
     for figure in report["figures"]:
         assert open(figure, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((cfg.run_dir("tiny-run") / "report.json").read_text())
