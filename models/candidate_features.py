@@ -246,22 +246,38 @@ def _item_user_features(ctx: FeatureContext, train: TrainingSet, users: np.ndarr
     }
 
 
-SIMILARITY_ROWS = 8192          # candidate rows per similarity block: (rows, SIMILAR_HISTORY, d) floats at a time
+SIMILARITY_ROWS = 8192          # candidate rows per similarity block: (rows, d) item vectors and (rows, SIMILAR_HISTORY) sims
 
 
 def _similar_history(ctx: FeatureContext, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(max_sim_recent, recency_of_similar) of each candidate row: its item's highest similarity to the user's
     last SIMILAR_HISTORY positives, unweighted and decayed by how long ago each was watched. NaN for unknown
-    users, 0 for users with no positive history."""
-    max_sim, recency = np.zeros(len(items), np.float32), np.zeros(len(items), np.float32)
-    decay = SIMILAR_DECAY ** np.arange(SIMILAR_HISTORY)
-    for lo in range(0, len(items), SIMILARITY_ROWS):
-        block = slice(lo, lo + SIMILARITY_ROWS)
-        history = recent_matrix(ctx, users[block], SIMILAR_HISTORY)
-        has = (history >= 0).any(axis=1)
-        sims = np.matmul(ctx.item_unit[np.maximum(history, 0)], ctx.item_unit[items[block]][:, :, None])[:, :, 0]
-        sims = np.where(history >= 0, sims, -np.inf)
-        max_sim[block] = np.where(has, sims.max(axis=1), 0.0)
-        recency[block] = np.where(has, (sims * decay).max(axis=1), 0.0)
+    users, 0 for users with no positive history.
+
+    Each user's history is looked up once and compared with all of that user's candidates in one matrix product
+    (a block of users, their candidates padded to the longest): gathering the history's vectors again for every
+    candidate row moved (rows x SIMILAR_HISTORY x d) floats."""
+    batch, row = np.unique(users, return_inverse=True)
+    history = recent_matrix(ctx, batch, SIMILAR_HISTORY)
+    has = (history >= 0).any(axis=1)
+    order = np.argsort(row, kind="stable")
+    counts = np.bincount(row, minlength=len(batch))
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    position = np.empty(len(row), dtype=np.int64)
+    position[order] = np.arange(len(row)) - starts[row[order]]
+    sims = np.empty((len(items), SIMILAR_HISTORY), dtype=np.float32)
+    per_block = max(1, SIMILARITY_ROWS // max(int(counts.max(initial=0)), 1))
+    for lo in range(0, len(batch), per_block):
+        hi = min(lo + per_block, len(batch))
+        picked = order[starts[lo]:starts[hi]]
+        r, at = row[picked] - lo, position[picked]
+        grid = np.zeros((hi - lo, int(counts[lo:hi].max()), ctx.item_unit.shape[1]), dtype=np.float32)
+        grid[r, at] = ctx.item_unit[items[picked]]
+        sims[picked] = np.matmul(grid, ctx.item_unit[np.maximum(history[lo:hi], 0)].transpose(0, 2, 1))[r, at]
+    watched = history[row] >= 0
+    sims = np.where(watched, sims, -np.inf)
+    decay = (SIMILAR_DECAY ** np.arange(SIMILAR_HISTORY)).astype(np.float32)
+    max_sim = np.where(has[row], sims.max(axis=1, initial=-np.inf), 0.0).astype(np.float32)
+    recency = np.where(has[row], (sims * decay).max(axis=1, initial=-np.inf), 0.0).astype(np.float32)
     known = users >= 0
     return np.where(known, max_sim, np.nan), np.where(known, recency, np.nan)
