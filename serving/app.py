@@ -15,12 +15,15 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Sec
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from starlette.middleware import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
 from conf import Config
 from models.segments import GENRE_PREFIX, SEGMENT_PREFIX, age_band
 from serving.exposures import ExposureLog, FileSink
+from serving.fast_path import ROUTE_PATH, RecommendationsFastPath, Rules
+from serving.fast_path import Request as FastRequest
 from serving.metrics import Metrics, MetricsMiddleware
 from serving.reader import Published, Reader, StoreUnavailable
 from serving.responses import envelope, interleave, poster
@@ -156,14 +159,20 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
             "(e.g. Comedy,Drama); used only when the user has no list of their own")] = None,
         age: Annotated[int | None, Query(ge=0, le=130, description="onboarding: the new user's age")] = None,
     ) -> Recommendations:
+        return await answer(user_id, k, context.value, variant.value if variant is not None else None, genres, age, live)
+
+    async def answer(user_id: int, k: int, context: str, variant: str | None, genres: str | None = None,
+                     age: int | None = None, live: Published | None = None) -> Response:
+        """The recommendations route's response, for the FastAPI route and the fast path (serving/fast_path.py)."""
+        live = live or await published()
         manifest = live.manifest
-        if variant is not None and variant.value not in manifest.arms:
+        if variant is not None and variant not in manifest.arms:
             # Shaped like FastAPI's own validation errors, so clients parse one 422 format.
             raise HTTPException(status_code=422, detail=[{
-                "type": "enum", "loc": ["query", "variant"], "input": variant.value,
-                "msg": f"variant {variant.value!r} is not in the published version: it has {', '.join(manifest.arms)}"}])
+                "type": "enum", "loc": ["query", "variant"], "input": variant,
+                "msg": f"variant {variant!r} is not in the published version: it has {', '.join(manifest.arms)}"}])
         assigned = assign(manifest.experiment, user_id, manifest.variants, manifest.weights)
-        chosen = variant.value if variant else assigned
+        chosen = variant or assigned
         degraded = False
         try:
             personal = await reader.user_list(manifest, chosen, user_id)
@@ -182,15 +191,15 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         if personal is None:
             segment = None
             metrics.fallbacks.labels("store_unavailable" if degraded else "unknown_user").inc()
-        metrics.variants.labels(chosen, context.value).inc()
+        metrics.variants.labels(chosen, context).inc()
         served = personal or fallback
         # Logged as assigned (intention to treat): a fallback or degraded answer is still this variant's exposure.
-        exposures.record(user_id, manifest.experiment, assigned, chosen, manifest.version, context.value,
+        exposures.record(user_id, manifest.experiment, assigned, chosen, manifest.version, context,
                          served.movie_ids[:k], personal is None, degraded)
         # The items were encoded at publish time (serving/responses.py): the body is spliced, not re-encoded.
         return json_response(envelope({
             "user_id": user_id, "version": manifest.version, "generated_at": served.generated_at or "",
-            "experiment": manifest.experiment, "variant": chosen, "context": context.value,
+            "experiment": manifest.experiment, "variant": chosen, "context": context,
             "fallback": personal is None, "degraded": degraded, "segment": segment}, served.items, k))
 
     async def _audience(live: Published, variant: str, key: str) -> ItemList | None:
@@ -246,6 +255,16 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
                          vote_average=card.vote_average, director=card.director or None, poster_path=path, poster_url=url)
 
     app.include_router(api)
+    route = next(r for r in app.routes if getattr(r, "path", None) == ROUTE_PATH)
+    rules = Rules(max_id=MAX_ID, max_k=serving.max_k, default_k=serving.default_k, contexts=frozenset(serving.contexts),
+                  default_context=default_context.value, variants=frozenset(cfg.experiment.variants),
+                  api_key=serving.api_key or None)
+
+    async def fast_answer(request: FastRequest) -> Response:
+        return await answer(request.user_id, request.k, request.context, request.variant)
+
+    # Innermost of the middleware: the metrics and CORS layers see the fast path's requests as any other.
+    app.user_middleware.append(Middleware(RecommendationsFastPath, rules=rules, answer=fast_answer, route=route))
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict:
