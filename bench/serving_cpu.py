@@ -53,7 +53,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float]]] = {form: [] for form in FORMS}
     try:
         wait_ready(f"http://127.0.0.1:{port}/ready", process)
-        for form, suffix in FORMS.items():   # warm-up
+        for suffix in FORMS.values():   # warm-up
             saturation(port, [f"/v1/users/{u}/recommendations?k=20{suffix}" for u in users], 3, args.connections, 0, scratch)
         for run in range(args.runs):
             for form, suffix in FORMS.items():
