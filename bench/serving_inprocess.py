@@ -1,15 +1,15 @@
-"""Where a recommendations request's CPU goes inside the API process: the whole ASGI app, the store read alone, and
-the app with the store read made inline (no hop to the reader's thread pool), in one run.
+"""Where a recommendations request's CPU goes inside the API process: the whole ASGI app as served (SQLite reads inline
+on the event loop's thread), the same app with every read on the reader's thread pool, and the store read alone.
 
     .venv/bin/python bench/serving.py --skip-exposure-off        # publishes the synthetic version once
     .venv/bin/python bench/serving_inprocess.py [--workdir .workdir/bench-serving] [--requests 3000] [--runs 3]
 
 Calls the app built by `serving.app.create_app` directly (ASGI scope in, messages out; no sockets, no HTTP parsing,
 asyncio's own loop), for `GET /v1/users/{id}/recommendations?k=20` over the users `bench/serving.py` published, and
-times `OnlineLists.user_list` (Feast's `online_read`, key encoding, proto decoding) on its own. "Inline" replaces the
-reader's `run_in_executor` + `wait_for` with a direct call, for this measurement only: the product keeps the thread,
-because it is what bounds a store read by `serving.store_timeout_ms`. Prints CPU microseconds per request
-(process time, every thread), medians of `--runs` with min-max.
+times `OnlineLists.user_list` through Feast's `online_read` (key encoding, SQL, proto decoding) and inline
+(`serving.store.SqliteRows`) on its own. "On the pool" turns the inline reads off (`OnlineLists.reads_inline`), as
+every read was before 2026-11-29 and as it still is with Redis: `run_in_executor` under `wait_for`. Prints CPU
+microseconds per request (process time, every thread), medians of `--runs` with min-max.
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ os.environ.setdefault("FEAST_USAGE", "False")
 
 from conf import load_config  # noqa: E402
 from serving.app import create_app  # noqa: E402
-from serving.reader import Reader  # noqa: E402
-from serving.store import OnlineLists, open_store  # noqa: E402
-
-
-async def _inline(self, fn, *args, timeout=None):
-    return fn(*args)
+from serving.store import InlineGaveUp, OnlineLists, open_store  # noqa: E402
 
 
 async def app_cpu(app, users: range, n: int) -> float:
@@ -53,27 +48,32 @@ async def app_cpu(app, users: range, n: int) -> float:
 
 
 async def measure(cfg, users: range, n: int, runs: int, inline: bool) -> list[float]:
-    original = Reader._call
-    if inline:
-        Reader._call = _inline
+    original = OnlineLists.reads_inline
+    if not inline:
+        OnlineLists.reads_inline = property(lambda self: False)
     try:
         app = create_app(cfg)
         async with app.router.lifespan_context(app):
             await app_cpu(app, users, 300)   # warm-up
             return [await app_cpu(app, users, n) for _ in range(runs)]
     finally:
-        Reader._call = original
+        OnlineLists.reads_inline = original
 
 
-def read_cpu(cfg, users: range, n: int, runs: int) -> list[float]:
+def read_cpu(cfg, users: range, n: int, runs: int, inline: bool) -> list[float]:
     lists = OnlineLists(open_store(cfg))
     manifest = lists.manifest()
-    out = []
+    out, gave_up = [], 0
     for _ in range(runs + 1):
         start = time.process_time()
         for i in range(n):
-            lists.user_list(manifest.version, manifest.arms[0], users[i % len(users)])
+            try:
+                lists.user_list(manifest.version, manifest.arms[0], users[i % len(users)], inline=inline)
+            except InlineGaveUp:   # the app would read it again on the pool
+                gave_up += 1
         out.append(1e6 * (time.process_time() - start) / n)
+    if gave_up:
+        print(f"  inline reads that gave up: {gave_up:,} of {n * (runs + 1):,}")
     return out[1:]
 
 
@@ -87,9 +87,10 @@ def main() -> None:
     cfg = load_config(overrides={"workdir": args.workdir, "serving": {"exposure_log": None}})
     users = range(0, int(args.users / 0.95))
     rows = {
-        "app, store read on the reader's thread pool (as served)": asyncio.run(measure(cfg, users, args.requests, args.runs, False)),
-        "store read alone (OnlineLists.user_list)": read_cpu(cfg, users, args.requests, args.runs),
-        "app, store read inline (measurement only)": asyncio.run(measure(cfg, users, args.requests, args.runs, True)),
+        "app as served (SQLite reads inline)": asyncio.run(measure(cfg, users, args.requests, args.runs, True)),
+        "app with every read on the thread pool": asyncio.run(measure(cfg, users, args.requests, args.runs, False)),
+        "store read alone, inline (SqliteRows)": read_cpu(cfg, users, args.requests, args.runs, True),
+        "store read alone, Feast's online_read": read_cpu(cfg, users, args.requests, args.runs, False),
     }
     print(f"\nCPU us per request, {args.requests:,} requests a run, medians of {args.runs} (min-max)\n")
     for name, values in rows.items():

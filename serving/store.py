@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,14 +121,79 @@ class MovieCard:
     director: str
 
 
+INLINE_BUDGET_SECONDS = 0.002
+
+
+class InlineGaveUp(Exception):
+    """An inline read found the database locked or ran past its budget: read again where a deadline can wait."""
+
+
+class SqliteRows:
+    """Single rows of the published views straight from the SQLite online store's tables, on the calling thread:
+    the table, key encoding and value protos Feast's `online_read` uses (tested equal to it), on a read-only
+    connection of its own. A read that finds the database locked, or runs past `budget_seconds` (checked every
+    1,000 SQLite steps), raises InlineGaveUp instead of waiting: the caller must not be held up."""
+
+    def __init__(self, config, budget_seconds: float = INLINE_BUDGET_SECONDS) -> None:
+        self.config = config
+        self.budget = budget_seconds
+        self.deadline = 0.0
+        self.conn: sqlite3.Connection | None = None
+        self._heads: dict[str, bytes] = {}
+        self._sql: dict[str, str] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        # timeout=0: a locked database answers at once; autocommit: every read sees the latest commit.
+        conn = sqlite3.connect(f"file:{_sqlite_path(self.config)}?mode=ro", uri=True, timeout=0,
+                               check_same_thread=False, isolation_level=None)
+        conn.set_progress_handler(lambda: time.monotonic() > self.deadline, 1000)
+        return conn
+
+    def values(self, view, key: str) -> dict:
+        """Every stored feature value (ValueProto) of `view`'s row at the string entity `key`; empty when none."""
+        from feast.infra.online_stores.helpers import compute_table_id
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        [join_key] = view.join_keys
+        head = self._heads.get(join_key)
+        if head is None:
+            head = self._heads[join_key] = entity_key_head(join_key, self.config.entity_key_serialization_version)
+        sql = self._sql.get(view.name)
+        if sql is None:
+            table = compute_table_id(self.config.project, view, self.config.registry.enable_online_feature_view_versioning)
+            sql = self._sql[view.name] = f'SELECT feature_name, value FROM "{table}" WHERE entity_key = ?'
+        raw = key.encode()
+        try:
+            if self.conn is None:   # opening it and reading the schema are once, not part of a read's budget
+                self.deadline = float("inf")
+                self.conn = self._connect()
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            self.deadline = time.monotonic() + self.budget
+            rows = self.conn.execute(sql, (head + struct.pack("<I", len(raw)) + raw,)).fetchall()
+        except sqlite3.Error as exc:
+            raise InlineGaveUp(f"{type(exc).__name__}: {exc}") from exc
+        out = {}
+        for name, blob in rows:
+            value = Value()
+            value.ParseFromString(blob)
+            out[name] = value
+        return out
+
+
 class OnlineLists:
     """Reads single rows of the published views through the provider's `online_read`, the call Feast's
     own feature server ends in, without `get_online_features`' per-call request planning: every read
-    here is one row of one view by its key. Feature views are looked up once."""
+    here is one row of one view by its key. Feature views are looked up once. With a SQLite online store a
+    read can also be made `inline` (SqliteRows): on the caller's thread, giving up rather than waiting."""
 
     def __init__(self, store) -> None:
         self.store = store
         self._tables: dict = {}
+        self._inline = SqliteRows(store.config) if self.reads_inline else None
+
+    @property
+    def reads_inline(self) -> bool:
+        return self.store.config.online_store.type == "sqlite"
 
     def _table(self, view: str):
         table = self._tables.get(view)
@@ -135,15 +201,18 @@ class OnlineLists:
             table = self._tables[view] = self.store.get_feature_view(view, allow_registry_cache=True)
         return table
 
-    def _row(self, view: str, names: list[str], key_name: str, key: str) -> dict | None:
+    def _row(self, view: str, names: list[str], key_name: str, key: str, inline: bool = False) -> dict | None:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
         from feast.protos.feast.types.Value_pb2 import Value
         from feast.type_map import feast_value_type_to_python_type
 
-        entity = EntityKey(join_keys=[key_name], entity_values=[Value(string_val=key)])
-        # A copy: the Redis store appends its timestamp column to the list it is given.
-        [(_, values)] = self.store.provider.online_read(config=self.store.config, table=self._table(view),
-                                                         entity_keys=[entity], requested_features=list(names))
+        if inline and self._inline is not None:
+            values = self._inline.values(self._table(view), key)
+        else:
+            entity = EntityKey(join_keys=[key_name], entity_values=[Value(string_val=key)])
+            # A copy: the Redis store appends its timestamp column to the list it is given.
+            [(_, values)] = self.store.provider.online_read(config=self.store.config, table=self._table(view),
+                                                             entity_keys=[entity], requested_features=list(names))
         # Redis answers a key it does not hold with empty values, SQLite with none: both mean no row.
         if not values or names[0] not in values or values[names[0]].WhichOneof("val") is None:
             return None
@@ -174,16 +243,16 @@ class OnlineLists:
         manifest = self.manifest()  # a store published to before versions were recorded: the live one
         return [manifest.version] if manifest is not None and manifest.version else []
 
-    def user_list(self, version: str, variant: str, user: int | str) -> ItemList | None:
-        row = self._row("user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user))
+    def user_list(self, version: str, variant: str, user: int | str, inline: bool = False) -> ItemList | None:
+        row = self._row("user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user), inline)
         return ItemList(**row) if row else None
 
-    def similar(self, version: str, movie_id: int) -> ItemList | None:
-        row = self._row("similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id))
+    def similar(self, version: str, movie_id: int, inline: bool = False) -> ItemList | None:
+        row = self._row("similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id), inline)
         return ItemList(**row) if row else None
 
-    def card(self, version: str, movie_id: int) -> MovieCard | None:
-        row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id))
+    def card(self, version: str, movie_id: int, inline: bool = False) -> MovieCard | None:
+        row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id), inline)
         return MovieCard(movie_id=movie_id, **row) if row else None
 
 
