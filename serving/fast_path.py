@@ -22,7 +22,6 @@ from starlette.responses import JSONResponse, Response
 ROUTE_PATH = "/v1/users/{user_id}/recommendations"
 _PATH = re.compile(r"/v1/users/(0|[1-9][0-9]{0,18})/recommendations")
 _NUMBER = re.compile(r"[1-9][0-9]{0,5}")
-_HANDLED = {"k", "context", "variant"}
 _ONBOARDING = {"genres", "age"}
 
 
