@@ -42,15 +42,22 @@ class Reader:
         self.checked_at = float("-inf")
         self.store_ok = False
         self._refresh = asyncio.Lock()
-        # A request's read first tries the event loop's own thread (SQLite: a 2 ms budget, no waiting on a lock); the
-        # hop to the pool cost more CPU than the read (README, Serving). Test doubles and Redis always use the pool.
+        # A request's read stays on the event loop's thread where the store allows it: SQLite inline (a 2 ms budget,
+        # no waiting on a lock), Redis awaited (redis.asyncio). The hop to the pool cost more CPU than the read
+        # (README, Serving); test doubles use it still.
         self.inline = isinstance(lists, OnlineLists) and lists.reads_inline
+        self.awaits = isinstance(lists, OnlineLists) and lists.reads_async
 
     async def _call(self, fn, *args, timeout: float | None = None):
         loop = asyncio.get_running_loop()
+        return await self._bounded(loop.run_in_executor(self.pool, partial(fn, *args)), timeout)
+
+    async def _bounded(self, awaitable, timeout: float | None = None):
+        """`awaitable`'s result, or StoreUnavailable when it failed or took longer than the deadline."""
         timeout = timeout or self.timeout
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self.pool, partial(fn, *args)), timeout)
+            async with asyncio.timeout(timeout):
+                return await awaitable
         except TimeoutError as exc:
             self.metrics.store_errors.labels("timeout").inc()
             raise StoreUnavailable(f"online store did not answer within {timeout * 1000:.0f} ms") from exc
@@ -95,34 +102,37 @@ class Reader:
             await asyncio.sleep(self.ttl)
             await self.refresh()
 
-    async def _read(self, fn, *args):
-        """A request's read: inline when the store allows it, else (or when that gave up: a locked database, a slow
-        read, any error) on the pool under the deadline, which also counts the failures."""
+    async def _read(self, name: str, *args):
+        """A request's read of `self.lists.<name>`, under the deadline, which also counts the failures: awaited on
+        the event loop (Redis); inline (SQLite), and when that gave up (a locked database, a slow read, any error)
+        on the pool; else on the pool."""
+        if self.awaits:
+            return await self._bounded(getattr(self.lists, f"{name}_async")(*args))
         if self.inline:
             try:
-                return fn(*args, inline=True)
+                return getattr(self.lists, name)(*args, inline=True)
             except Exception:  # the pool's read below answers, or raises StoreUnavailable
                 pass
-        return await self._call(fn, *args)
+        return await self._call(getattr(self.lists, name), *args)
 
     async def user_list(self, manifest: Manifest, variant: str, user_id: int) -> ItemList | None:
-        return await self._read(self.lists.user_list, manifest.version, variant, user_id)
+        return await self._read("user_list", manifest.version, variant, user_id)
 
     async def audience_list(self, live: Published, variant: str, key: str) -> ItemList | None:
         """A segment or genre list (models/segments.py) of `live`'s version: from the version's cache, else the
         store. There are a few hundred, the same for every user: after its first read a list costs nothing."""
         found = live.audiences.get((variant, key))
         if found is None:
-            found = await self._read(self.lists.user_list, live.manifest.version, variant, key)
+            found = await self._read("user_list", live.manifest.version, variant, key)
             if found is not None:
                 live.audiences[(variant, key)] = found
         return found
 
     async def similar(self, manifest: Manifest, movie_id: int) -> ItemList | None:
-        return await self._read(self.lists.similar, manifest.version, movie_id)
+        return await self._read("similar", manifest.version, movie_id)
 
     async def card(self, manifest: Manifest, movie_id: int) -> MovieCard | None:
-        return await self._read(self.lists.card, manifest.version, movie_id)
+        return await self._read("card", manifest.version, movie_id)
 
     def start(self) -> None:
         # Store clients block; a small pool keeps a slow read from holding the event loop.
