@@ -15,7 +15,8 @@ same online store, same users, same run.
 3. With `--during-publish`, a last row for the multi-worker API: a new version (same size) is published
    while vegeta reads at the first rate; it counts degraded and fallback answers and the slowest.
 4. What the exposure log costs: the multi-worker API with it on (the default: every served list appended to
-   `serving.exposure_log`) and off, both up at once, runs alternated, p99 compared (`--skip-exposure-off`).
+   `serving.exposure_log`) and off, both up at once, each sent the same rate by one vegeta with their requests
+   interleaved, p99 compared run by run (`--skip-exposure-off`).
 5. Prints p50/p95/p99 latency, throughput and errors per server and rate, saturation, and the ratios.
 
 vegeta: `go install github.com/tsenart/vegeta/v12@v12.13.0` (found on PATH or in ~/go/bin); wrk: Debian's.
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
+import io
 import json
 import os
 import shutil
@@ -113,15 +116,15 @@ def wait_ready(url: str, process: subprocess.Popen, seconds: float = 120) -> Non
     sys.exit(f"{url} did not answer within {seconds:.0f} s")
 
 
-def attack(targets: list[dict], rate: int, duration: float, out: Path, results: Path | None = None) -> dict:
-    """Constant-rate load from vegeta; returns its JSON report (and keeps the raw results, bodies included, in
-    `results`). Without `results` vegeta reads each body to its end but keeps none of it: its latency still ends
-    with the last byte, and the load generator, on the same cores as the server, does not also hold, encode and
-    write about 4 kB per request."""
+def attack(targets: list[dict], rate: int, duration: float, out: Path, results: Path | None = None,
+           bodies: bool = False) -> dict:
+    """Constant-rate load from vegeta; returns its JSON report (and keeps the raw results in `results`). vegeta
+    reads each body to its end, where its latency ends, but keeps the bodies only with `bodies`: the load
+    generator, on the same cores as the server, then does not also hold, encode and write about 4 kB a request."""
     out.write_text("\n".join(json.dumps(t) for t in targets) + "\n")
     raw = results or out.with_suffix(".bin")
     subprocess.run([vegeta(), "attack", "-format=json", f"-targets={out}", f"-rate={rate}/s", f"-duration={duration}s",
-                    "-timeout=5s", f"-output={raw}", *([] if results else ["-max-body=0"])], check=True)
+                    "-timeout=5s", f"-output={raw}", *([] if bodies else ["-max-body=0"])], check=True)
     report = subprocess.run([vegeta(), "report", "-type=json", str(raw)], capture_output=True, check=True)
     return json.loads(report.stdout)
 
@@ -313,15 +316,15 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
             print(f"during the publish of a new version: {r['degraded']} degraded, {r['fallback']} fallback answers "
                   f"(about 5% of users are unknown), versions served {r['versions']}, slowest {r['max_ms']:.1f} ms")
     if exposure:
-        print(f"\nexposure log on / off ({many}, both servers up, runs alternated; median p99 of "
-              f"{args.exposure_repeats} runs each, min-max):")
-        for rate, (on, off) in exposure.items():
-            print(f"  {rate:>5}/s: p99 on {on['p99_ms']:.2f} ms ({on['p99_min_ms']:.2f}-{on['p99_max_ms']:.2f}), "
-                  f"off {off['p99_ms']:.2f} ms ({off['p99_min_ms']:.2f}-{off['p99_max_ms']:.2f}), "
-                  f"ratio {on['p99_ms'] / off['p99_ms']:.2f}; server CPU per request on {on['cpu_us']:.0f} us "
-                  f"({on['cpu_us_min']:.0f}-{on['cpu_us_max']:.0f}), off {off['cpu_us']:.0f} us "
-                  f"({off['cpu_us_min']:.0f}-{off['cpu_us_max']:.0f}), ratio {on['cpu_us'] / off['cpu_us']:.2f}; "
-                  f"records logged: {on['logged']:,}")
+        print(f"\nexposure log on / off ({many} each, both up at once, one vegeta sending each server the rate below, "
+              f"requests interleaved; medians of {args.exposure_repeats} runs, min-max):")
+        for rate, r in exposure.items():
+            (on_lo, on_hi), (off_lo, off_hi) = r["p99_range"]["on"], r["p99_range"]["off"]
+            print(f"  {rate:>5}/s each: p99 on {r['p99_ms']['on']:.2f} ms ({on_lo:.2f}-{on_hi:.2f}), off "
+                  f"{r['p99_ms']['off']:.2f} ms ({off_lo:.2f}-{off_hi:.2f}); p99 ratio of each run on/off "
+                  f"{r['ratio']:.2f} ({r['ratio_range'][0]:.2f}-{r['ratio_range'][1]:.2f}); server CPU per request on "
+                  f"{r['cpu_us']['on']:.0f} us, off {r['cpu_us']['off']:.0f} us; errors {r['errors']}; "
+                  f"records logged: {r['logged']:,}")
     if saturated:
         print(f"\nsaturation (wrk, closed loop, {args.connections} connections, median of {args.repeats} x "
               f"{args.saturation:.0f} s, min-max): " + ", ".join(
@@ -335,7 +338,7 @@ def run(args: argparse.Namespace, cfg, settings: list[str]) -> None:
                 print(f"  {rate:>5}/s {name}: p50 {theirs['p50_ms'] / ours['p50_ms']:.2f}x, "
                       f"p99 {theirs['p99_ms'] / ours['p99_ms']:.2f}x, "
                       f"throughput {ours['throughput'] / max(theirs['throughput'], 1e-9):.2f}x")
-    print(json.dumps({"rates": results, "saturation": saturated}, default=sorted))
+    print(json.dumps({"rates": results, "saturation": saturated, "exposure": exposure}, default=sorted))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -355,8 +358,10 @@ def cpu_seconds(pid: int) -> float:
 
 def exposure_cost(args: argparse.Namespace, movierec: list[str], env: dict, paths: list[str], rates: list[int],
                   scratch: Path) -> dict:
-    """p99 of the multi-worker API with its exposure log on and off. Both servers run at once on their own ports
-    and the runs alternate (on, off, off, on, ...), so the machine's drift over minutes falls on both alike."""
+    """p99 of the multi-worker API with its exposure log on and off, measured at the same moments. Both servers run
+    at once on their own ports and one vegeta sends each of them `rate` requests/s, interleaved request by request
+    (the same users in the same order), so whatever else the machine does at a moment falls on both alike: runs
+    minutes apart differ by more than the log costs. Latencies are split by server from vegeta's raw results."""
     ports = {"on": 18082, "off": 18083}
     log_dir = Path(args.exposure_dir or Path(args.workdir) / "exposure-bench")
     shutil.rmtree(log_dir, ignore_errors=True)
@@ -372,27 +377,50 @@ def exposure_cost(args: argparse.Namespace, movierec: list[str], env: dict, path
             wait_ready(f"http://127.0.0.1:{port}/ready", processes[mode])
         out = {}
         for rate in rates:
-            runs: dict[str, list] = {"on": [], "off": []}
-            cpu = {"on": [], "off": []}
+            p99: dict[str, list[float]] = {"on": [], "off": []}
+            cpu: dict[str, list[float]] = {"on": [], "off": []}
+            errors = {"on": 0, "off": 0}
             for i in range(args.exposure_repeats):
-                for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
-                    targets = [{"method": "GET", "url": f"http://127.0.0.1:{ports[mode]}{p}"} for p in paths]
-                    measured = warm_up(targets, rate, args, scratch)
-                    before = cpu_seconds(processes[mode].pid)
-                    report = attack(measured, rate, args.duration, scratch / "targets.jsonl")
-                    cpu[mode].append((cpu_seconds(processes[mode].pid) - before) * 1e6 / max(report["requests"], 1))
-                    runs[mode].append(summary(f"exposure log {mode}", report))
-                    time.sleep(2)
-            out[rate] = tuple({**median_row(runs[m]), "cpu_us": statistics.median(cpu[m]),
-                               "cpu_us_min": min(cpu[m]), "cpu_us_max": max(cpu[m])} for m in ("on", "off"))
+                order = ("on", "off") if i % 2 == 0 else ("off", "on")   # neither is always first of a pair
+                targets = [{"method": "GET", "url": f"http://127.0.0.1:{ports[mode]}{p}"} for p in paths for mode in order]
+                measured = warm_up(targets, 2 * rate, args, scratch)
+                before = {mode: cpu_seconds(processes[mode].pid) for mode in ports}
+                results = scratch / "exposure.bin"
+                attack(measured, 2 * rate, args.duration, scratch / "targets.jsonl", results)
+                after = {mode: cpu_seconds(processes[mode].pid) for mode in ports}
+                for mode, (latencies, failed) in latencies_by_port(results, ports).items():
+                    p99[mode].append(float(np.percentile(latencies, 99)) if len(latencies) else float("nan"))
+                    cpu[mode].append((after[mode] - before[mode]) * 1e6 / max(len(latencies), 1))
+                    errors[mode] += failed
+                time.sleep(2)
+            ratios = [on / off for on, off in zip(p99["on"], p99["off"])]
+            out[rate] = {"p99_ms": {m: statistics.median(v) for m, v in p99.items()},
+                         "p99_range": {m: (min(v), max(v)) for m, v in p99.items()},
+                         "ratio": statistics.median(ratios), "ratio_range": (min(ratios), max(ratios)),
+                         "cpu_us": {m: statistics.median(v) for m, v in cpu.items()},
+                         "cpu_range": {m: (min(v), max(v)) for m, v in cpu.items()}, "errors": errors}
     finally:
         for process in processes.values():
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(30)
     logged = sum(1 for path in log_dir.glob("dt=*/*.jsonl") for _ in path.open())
-    for on, _ in out.values():
-        on["logged"] = logged
+    for row in out.values():
+        row["logged"] = logged
     return out
+
+
+def latencies_by_port(results: Path, ports: dict[str, int]) -> dict[str, tuple[np.ndarray, int]]:
+    """Each server's latencies (ms) and failed requests among vegeta's raw results, by the port in their URL."""
+    encoded = subprocess.run([vegeta(), "encode", "--to", "csv", str(results)], capture_output=True, text=True,
+                             check=True)
+    # vegeta's CSV: timestamp, status code, latency (ns), bytes out, bytes in, error, body, name, seq, method, url, ...
+    by_port: dict[int, list[float]] = {port: [] for port in ports.values()}
+    failed = {port: 0 for port in ports.values()}
+    for row in csv.reader(io.StringIO(encoded.stdout)):
+        port = int(row[10].split(":")[2].split("/")[0])
+        by_port[port].append(int(row[2]) / 1e6)
+        failed[port] += not row[1].startswith("2")
+    return {mode: (np.array(by_port[port]), failed[port]) for mode, port in ports.items()}
 
 
 def during_publish(args: argparse.Namespace, cfg, targets: list[dict], rate: int, scratch: Path) -> dict:
@@ -409,11 +437,11 @@ def during_publish(args: argparse.Namespace, cfg, targets: list[dict], rate: int
     # As long as the publish is expected to take, measured by the first one; repeated while it goes on.
     rows = []
     while writer.is_alive() or not rows:
-        report = attack(targets[:int(rate * 20)], rate, 20, scratch / "during.jsonl", results)
+        report = attack(targets[:int(rate * 20)], rate, 20, scratch / "during.jsonl", results, bodies=True)
         rows.append((report, answers(results)))
     writer.join()
     # Past the manifest's re-read, so the flip to the new version is measured too.
-    report = attack(targets[:int(rate * 10)], rate, 10, scratch / "during.jsonl", results)
+    report = attack(targets[:int(rate * 10)], rate, 10, scratch / "during.jsonl", results, bodies=True)
     rows.append((report, answers(results)))
     report = max((r for r, _ in rows), key=lambda r: r["latencies"]["max"])
     counts = {"degraded": sum(c["degraded"] for _, c in rows), "fallback": sum(c["fallback"] for _, c in rows),
