@@ -182,30 +182,59 @@ class SqliteRows:
 
 
 class RedisRows:
-    """Single rows of the published views from a Redis online store, awaited on the event loop (redis.asyncio)
-    rather than on a thread: Feast's key (the encoded entity key, then the project's name), hash fields (murmur3
-    of "<view>:<feature>") and value protos, as its `online_read` reads them (tested equal to it). The client is
-    Feast's own async one (its connection string: password, TLS, cluster, sentinel), one per event loop, since
-    its connections belong to the loop that opened them."""
+    """Single rows of the published views from a Redis online store, awaited on the event loop rather than on a
+    thread: Feast's key (the encoded entity key, then the project's name), hash fields (murmur3 of
+    "<view>:<feature>") and value protos, as its `online_read` reads them (tested equal to it). A plain Redis is
+    read through one pipelined connection per event loop (serving.redis_pipeline), a cluster or sentinel through
+    Feast's own redis-py async client; the connection string is Feast's either way."""
 
     def __init__(self, config) -> None:
         self.config = config
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._client = None
+        self._client = None                          # redis-py's, for a cluster or sentinel
+        self._connecting: asyncio.Task | None = None  # the pipelined connection, shared by the reads that wait on it
         self._heads: dict[str, bytes] = {}
         self._fields: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
+
+    @property
+    def pipelined(self) -> bool:
+        store = self.config.online_store
+        return store.redis_type == "redis" and store.client == "redis"
+
+    async def _hmget(self, key: bytes, fields: list[bytes]) -> list:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # connections belong to the loop that opened them
+            self._loop, self._client, self._connecting = loop, None, None
+        if not self.pipelined:
+            if self._client is None:
+                from feast.infra.online_stores.redis import RedisOnlineStore
+
+                self._client = await RedisOnlineStore()._get_client_async(self.config.online_store)
+            return await self._client.hmget(key, fields)
+        task = self._connecting
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None or not task.result().open)):
+            task = self._connecting = loop.create_task(self._connect())
+        # A read that gives up at its deadline must not cancel the connect the other reads wait on.
+        connection = await asyncio.shield(task)
+        return await connection.call(b"HMGET", key, *fields)
+
+    async def _connect(self):
+        from feast.infra.online_stores.redis import RedisOnlineStore
+
+        from serving.redis_pipeline import PipelinedRedis
+
+        [node, *_], params = RedisOnlineStore._parse_connection_string(self.config.online_store.connection_string)
+        return await PipelinedRedis.connect(node["host"], int(node["port"]), password=params.get("password"),
+                                            username=params.get("username"), db=int(params.get("db", 0)),
+                                            ssl=bool(params.get("ssl", False)))
 
     async def values(self, view, key: str, names: list[str]) -> dict:
         """The stored feature values (ValueProto) of `names` in `view`'s row at the string entity `key`; the
         features it does not hold are left out (none at all: no row)."""
         from feast.infra.online_stores.helpers import _mmh3
-        from feast.infra.online_stores.redis import RedisOnlineStore, _versioned_fv_name
+        from feast.infra.online_stores.redis import _versioned_fv_name
         from feast.protos.feast.types.Value_pb2 import Value
 
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._client = await RedisOnlineStore()._get_client_async(self.config.online_store)
-            self._loop = loop
         [join_key] = view.join_keys
         head = self._heads.get(join_key)
         if head is None:
@@ -215,7 +244,7 @@ class RedisRows:
             name = _versioned_fv_name(view, self.config)
             fields = self._fields[(view.name, tuple(names))] = [_mmh3(f"{name}:{feature}") for feature in names]
         raw = key.encode()
-        found = await self._client.hmget(head + struct.pack("<I", len(raw)) + raw + self.config.project.encode(), fields)
+        found = await self._hmget(head + struct.pack("<I", len(raw)) + raw + self.config.project.encode(), fields)
         return {feature: Value.FromString(blob) for feature, blob in zip(names, found) if blob is not None}
 
 
