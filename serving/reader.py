@@ -43,7 +43,7 @@ class Reader:
         self.store_ok = False
         self._refresh = asyncio.Lock()
         # A request's read stays on the event loop's thread where the store allows it: SQLite inline (a 2 ms budget,
-        # no waiting on a lock), Redis awaited (redis.asyncio). The hop to the pool cost more CPU than the read
+        # no waiting on a lock), Redis awaited (serving.redis_pipeline). The hop to the pool cost more CPU than the read
         # (README, Serving); test doubles use it still.
         self.inline = isinstance(lists, OnlineLists) and lists.reads_inline
         self.awaits = isinstance(lists, OnlineLists) and lists.reads_async

@@ -4,9 +4,8 @@ replies are matched to their readers in order (Redis answers a connection's comm
 Why not redis-py's asyncio client: its pool, retry and observability layers around each command made a read cost
 349 us of a worker's CPU against 216 us through this connection (bench/serving_inprocess.py --redis, README,
 Serving), and p99 at 1,000 requests/s 12.9 ms against 2.0 ms. Replies are parsed by hiredis, the C parser redis-py
-itself uses when it is installed. A reader
-that gives up at its deadline leaves its future behind: the reply, when it comes, is read and dropped, so the
-order holds. Plain Redis only, with a password, a database and TLS as in Feast's connection string; a cluster or
+itself uses when it is installed. A reader that gives up at its deadline leaves its future behind: the reply, when
+it comes, is read and dropped, so the order holds. Plain Redis only, with a password, a database and TLS as in Feast's connection string; a cluster or
 sentinel is read through redis-py (serving.store.RedisRows).
 """
 

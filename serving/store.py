@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sqlite3
@@ -140,7 +141,6 @@ class SqliteRows:
         self.budget = budget_seconds
         self.deadline = 0.0
         self.conn: sqlite3.Connection | None = None
-        self._heads: dict[str, bytes] = {}
         self._sql: dict[str, str] = {}
 
     def _connect(self) -> sqlite3.Connection:
@@ -156,21 +156,18 @@ class SqliteRows:
         from feast.protos.feast.types.Value_pb2 import Value
 
         [join_key] = view.join_keys
-        head = self._heads.get(join_key)
-        if head is None:
-            head = self._heads[join_key] = entity_key_head(join_key, self.config.entity_key_serialization_version)
         sql = self._sql.get(view.name)
         if sql is None:
             table = compute_table_id(self.config.project, view, self.config.registry.enable_online_feature_view_versioning)
             sql = self._sql[view.name] = f'SELECT feature_name, value FROM "{table}" WHERE entity_key = ?'
-        raw = key.encode()
+        entity = string_entity_key(join_key, key, self.config.entity_key_serialization_version)
         try:
             if self.conn is None:   # opening it and reading the schema are once, not part of a read's budget
                 self.deadline = float("inf")
                 self.conn = self._connect()
                 self.conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
             self.deadline = time.monotonic() + self.budget
-            rows = self.conn.execute(sql, (head + struct.pack("<I", len(raw)) + raw,)).fetchall()
+            rows = self.conn.execute(sql, (entity,)).fetchall()
         except sqlite3.Error as exc:
             raise InlineGaveUp(f"{type(exc).__name__}: {exc}") from exc
         out = {}
@@ -193,7 +190,6 @@ class RedisRows:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client = None                          # redis-py's, for a cluster or sentinel
         self._connecting: asyncio.Task | None = None  # the pipelined connection, shared by the reads that wait on it
-        self._heads: dict[str, bytes] = {}
         self._fields: dict[tuple[str, tuple[str, ...]], list[bytes]] = {}
 
     @property
@@ -236,15 +232,12 @@ class RedisRows:
         from feast.protos.feast.types.Value_pb2 import Value
 
         [join_key] = view.join_keys
-        head = self._heads.get(join_key)
-        if head is None:
-            head = self._heads[join_key] = entity_key_head(join_key, self.config.entity_key_serialization_version)
         fields = self._fields.get((view.name, tuple(names)))
         if fields is None:
             name = _versioned_fv_name(view, self.config)
             fields = self._fields[(view.name, tuple(names))] = [_mmh3(f"{name}:{feature}") for feature in names]
-        raw = key.encode()
-        found = await self._hmget(head + struct.pack("<I", len(raw)) + raw + self.config.project.encode(), fields)
+        entity = string_entity_key(join_key, key, self.config.entity_key_serialization_version)
+        found = await self._hmget(entity + self.config.project.encode(), fields)
         return {feature: Value.FromString(blob) for feature, blob in zip(names, found) if blob is not None}
 
 
@@ -373,6 +366,14 @@ def delete_versions(store, versions: list[str]) -> int:
     raise ValueError(f"pruning versions from a {kind} online store is not supported")
 
 
+def string_entity_key(join_key: str, value: str, serialization_version: int) -> bytes:
+    """Feast's encoded entity key of a string `value` of `join_key`, as its online stores key rows (Redis adds the
+    project's name after it)."""
+    raw = value.encode()
+    return entity_key_head(join_key, serialization_version) + struct.pack("<I", len(raw)) + raw
+
+
+@functools.cache
 def entity_key_head(join_key: str, serialization_version: int) -> bytes:
     """The bytes Feast's entity key encoding puts before a string value of `join_key`; the value's 4-byte length
     and the value follow them."""
