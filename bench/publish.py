@@ -68,14 +68,20 @@ def _picks(seed_columns: list, count: int, movies: int, seed: int):
     return F.transform(F.sequence(F.lit(0), F.lit(count - 1)), pick)
 
 
+def _scored(ids):
+    from pyspark.sql import functions as F
+
+    return [ids.alias("movie_ids"),
+            F.transform(ids, lambda m, i: (F.lit(1.0) - i / F.lit(100.0)).cast("float")).alias("scores")]
+
+
 def _item_cards(ids):
-    """The card fields of each item of a list, as the pipeline's lists carry them."""
+    """The card fields of each item of a similar-movies list, as the pipeline's carry them."""
     from pyspark.sql import functions as F
 
     genres = F.array(*[F.lit(g) for g in GENRES])
     return [
-        ids.alias("movie_ids"),
-        F.transform(ids, lambda m, i: (F.lit(1.0) - i / F.lit(100.0)).cast("float")).alias("scores"),
+        *_scored(ids),
         F.transform(ids, lambda m: F.concat(F.lit("Synthetic Movie Title "), m.cast("string"))).alias("titles"),
         F.transform(ids, lambda m: F.lit(1950) + F.pmod(m * 37, F.lit(77))).cast("array<long>").alias("years"),
         F.transform(ids, lambda m: F.concat_ws("|", F.element_at(genres, (F.pmod(m, F.lit(15)) + 1).cast("int")),
@@ -98,7 +104,7 @@ def synthetic_frames(spark, name: str, users: int, movies: int, items: int, vari
     lists = keyed.select(
         F.concat(F.lit(f"{name}:"), "variant", F.lit(":"),
                  F.when(user == users, F.lit(FALLBACK)).otherwise(user.cast("string"))).alias("list_key"),
-        *_item_cards(ids),
+        *_scored(ids),
         F.transform(watched, lambda m: F.concat(F.lit("Because you watched Synthetic Movie Title "), m.cast("string"))).alias("reasons"),
         F.transform(ids, lambda m, i: F.element_at(F.array(F.lit("similar"), F.lit("diverse"), F.lit("trending")),
                                                    (F.pmod(i, F.lit(3)) + 1).cast("int"))).alias("slots"),

@@ -353,7 +353,7 @@ class PublishConfig(_Strict):
     # Keys per chunk streamed from Spark to the driver, which holds one chunk: a list row with its 50 items'
     # card fields is some 15 KB in pandas (bench/publish.py: 5000 was no slower than 20000).
     chunk_rows: int = Field(5000, gt=0)
-    # Rows per write to the online store: Feast's conversion to protos holds several times the frame's memory.
+    # Rows per write to the online store: one SQLite statement or Redis pipeline, whose encoded values it holds.
     write_rows: int = Field(1000, gt=0)
     # Versions left in the online store after a publish, newest first; the live one and its predecessor (what a
     # reader with a stale manifest still reads) always stay.

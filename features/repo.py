@@ -44,8 +44,9 @@ published_movie = Entity(
 
 manifest = Entity(name="manifest", join_keys=["manifest_id"], value_type=ValueType.STRING)
 
-# A list as the API serves it: each item (rank, card fields, score; reason and slot in user lists) encoded at
-# publish time as the JSON object of the response (serving/responses.py), so a read answers without re-encoding.
+# A list as the API serves it, encoded at publish time (serving/responses.py) so a read answers without re-encoding:
+# similar movies' items are the response's JSON objects; a user list's are each item's tail (score, reason, slot),
+# which the reader joins to the version's catalogue of card fields.
 LIST_ITEM_FIELDS = [
     Field(name="movie_ids", dtype=Array(Int64)),
     Field(name="items", dtype=Array(String)),
@@ -89,7 +90,14 @@ publish_manifest = _published("publish_manifest", manifest, [
     Field(name="versions", dtype=Array(String)),
 ])
 
-PUBLISHED = [rec_list, published_movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest]
+# One row a version ("<version>:catalogue"): every movie's card fields as they sit inside a list item.
+list_catalogue = _published("list_catalogue", manifest, [
+    Field(name="movie_ids", dtype=Array(Int64)),
+    Field(name="cards", dtype=Array(String)),
+])
+
+PUBLISHED = [rec_list, published_movie, manifest, user_recommendations, similar_movies, movie_cards, publish_manifest,
+             list_catalogue]
 
 
 def _activity_fields(windows: list[int]) -> list[Field]:

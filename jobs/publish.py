@@ -33,15 +33,16 @@ from conf import Config
 from data_contracts import columns as S
 from jobs import lake, runs
 from jobs.errors import PipelineError
+from jobs.online_writes import OnlineWriter
 from jobs.progress import Progress, spark_tasks
 from jobs.score import FALLBACK_USER, read_lists
 from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL, final_list_name
 from models.segments import SEGMENT_PREFIX, profile_columns, segment_names
-from serving.responses import GENRE_SEPARATOR, encode_items
-from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, delete_versions, open_store,
-                           release_key, use_wal, write_repo_files)
+from serving.responses import GENRE_SEPARATOR, encode_cards, encode_items, encode_tails
+from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, catalogue_key, delete_versions,
+                           open_store, release_key, use_wal, write_repo_files)
 
 log = logging.getLogger("movierec.publish")
 BUCKET = "publish_bucket"
@@ -81,9 +82,9 @@ class Version:
     (the bench and tests) or staged by Spark."""
 
     name: str
-    lists: Rows    # list_key + serving.responses.ITEM_COLUMNS + reasons, slots, generated_at
+    lists: Rows    # list_key + serving.responses.TAIL_COLUMNS, generated_at (and segment)
     similar: Rows  # movie_key + serving.responses.ITEM_COLUMNS
-    cards: Rows    # movie_key + CARD_FEATURES
+    cards: Rows    # movie_key + CARD_FEATURES: also the version's catalogue, which user lists' items join
     withheld: tuple[str, ...] = ()   # experiment variants whose lists failed their gates: not in this version
 
 
@@ -149,19 +150,19 @@ def stage_version(cfg: Config, spark: SparkSession, run_id: str, state: dict, ve
     # serving.store.list_key in Spark.
     ranked = (read_lists(cfg, spark, run_id, "full", "ranked_lists")
               .where(~F.col(S.LIST_NAME).isin([final_list_name(v) for v in withheld]))
-              .join(fields, S.MOVIE_ID, "left")
               .withColumn("list_key", F.concat(F.lit(f"{version}:"), variant, F.lit(":"), user)))
     if any(key.startswith(SEGMENT_PREFIX) for key in audiences.values()):
         ranked = ranked.unionByName(_segment_pointers(cfg, spark, run_id, state, version, withheld), allowMissingColumns=True)
     # A pointer row has no item: its struct is null, which collect_list leaves out.
     items = F.sort_array(F.collect_list(F.when(F.col(S.RANK).isNotNull(), F.struct(
-        S.RANK, S.MOVIE_ID, S.SCORE, "title", "year", "genres", "poster_path", S.REASON_TEXT, S.SLOT))))
+        S.RANK, S.MOVIE_ID, S.SCORE, S.REASON_TEXT, S.SLOT))))
     generated_at = datetime.now(UTC).isoformat()
     segment = F.coalesce(F.max("segment"), F.lit("")) if "segment" in ranked.columns else F.lit("")
     lists = stage(ranked, "list_key", f"{path}/user_recommendations", chunk_rows, lambda rows: (
         rows.groupBy(BUCKET, "list_key").agg(items.alias("items"), segment.alias("segment")).select(
             BUCKET, "list_key",
-            *_item_fields("items"),
+            F.col(f"items.{S.MOVIE_ID}").alias("movie_ids"),
+            F.transform(f"items.{S.SCORE}", lambda s: s.cast("float")).alias("scores"),
             F.col(f"items.{S.REASON_TEXT}").alias("reasons"),
             F.col(f"items.{S.SLOT}").alias("slots"),
             F.lit(generated_at).alias("generated_at"),
@@ -227,16 +228,31 @@ def _has_fallback(lists: Rows) -> bool:
 
 
 def served_rows(chunk: pd.DataFrame, key: str, poster_base: str, with_reasons: bool) -> pd.DataFrame:
-    """A chunk of staged lists as the API reads them: the items encoded once here, not on every request."""
+    """A chunk of staged lists as the API reads them, encoded once here, not on every request: a user list's items
+    as their tails (`with_reasons`), similar movies' whole."""
     served = pd.DataFrame({key: chunk[key].to_numpy(), "movie_ids": chunk["movie_ids"].to_numpy()})
-    served["items"] = pd.Series(encode_items(chunk, poster_base, with_reasons), dtype=object)
+    items = encode_tails(chunk) if with_reasons else encode_items(chunk, poster_base)
+    served["items"] = pd.Series(items, dtype=object)
     if with_reasons:
         served["generated_at"] = chunk["generated_at"].to_numpy()
         served["segment"] = chunk["segment"].to_numpy() if "segment" in chunk else ""
     return served
 
 
-def _write_view(store, view: str, rows: Rows, key: str, version: str, now: pd.Timestamp, snapshot: Path,
+def catalogue(cards: Rows, version: str, poster_base: str, chunk_rows: int) -> pd.DataFrame:
+    """The version's catalogue row: every movie's card fields as its list items show them. It grows with the
+    movies, not the users, and the API reads it once a version."""
+    ids, fragments = [], []
+    for chunk in _chunks(cards, chunk_rows):
+        movies = chunk["movie_key"].str.slice(len(version) + 1).astype("int64")
+        ids.extend(movies.tolist())
+        fragments.extend(encode_cards(movies, chunk["title"], chunk["year"],
+                                      [GENRE_SEPARATOR.join(g) for g in chunk["genres"]], chunk["poster_path"],
+                                      poster_base))
+    return pd.DataFrame({"manifest_id": [catalogue_key(version)], "movie_ids": [ids], "cards": [fragments]})
+
+
+def _write_view(writer: OnlineWriter, view: str, rows: Rows, key: str, version: str, now: pd.Timestamp, snapshot: Path,
                 chunk_rows: int, write_rows: int, shape: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> dict:
     """Write `rows` (each chunk through `shape`) to the online store (`write_rows` at a time) and as part files
     under `snapshot`, a chunk at a time; return rows written, chunks, the largest chunk, seconds (all, and in
@@ -247,13 +263,14 @@ def _write_view(store, view: str, rows: Rows, key: str, version: str, now: pd.Ti
     with Progress(f"publishing {view}", "rows", rows.rows if isinstance(rows, Staged) else len(rows)) as progress:
         for chunk in _chunks(rows, chunk_rows):
             _check_keys(chunk[key], version)
-            chunk = (shape(chunk) if shape else chunk).assign(event_timestamp=now)
+            chunk = shape(chunk) if shape else chunk
             began = time.perf_counter()
-            # Feast's conversion to protos holds several times the frame's memory: it gets a slice at a time.
+            # The protos of a slice are held at once (and all of it by Feast's own path): a slice at a time.
             for first in range(0, len(chunk), write_rows):
-                store.write_to_online_store(view, chunk.iloc[first:first + write_rows])
+                writer.write(view, chunk.iloc[first:first + write_rows], key, now)
                 progress.advance(min(write_rows, len(chunk) - first))
             store_seconds += time.perf_counter() - began
+            chunk = chunk.assign(event_timestamp=now)
             chunk.to_parquet(snapshot / f"part-{chunks:05d}.parquet", index=False)
             written, chunks, largest = written + len(chunk), chunks + 1, max(largest, len(chunk))
             del chunk  # not held while the next chunk is read
@@ -348,6 +365,7 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     _record_held(store, held)
     now = pd.Timestamp(datetime.now(UTC))
     views, snapshots = {}, {}
+    writer = OnlineWriter(store)
     try:
         base = cfg.serving.poster_base_url
         for view, rows, key, shape in (
@@ -355,12 +373,16 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
                                                                              poster_base=base, with_reasons=True)),
                 ("similar_movies", published.similar, "movie_key", partial(served_rows, key="movie_key",
                                                                           poster_base=base, with_reasons=False)),
-                ("movie_cards", published.cards, "movie_key", None)):
+                ("movie_cards", published.cards, "movie_key", None),
+                # Built when its turn comes: from the cards, which are read again (they grow with movies, not users).
+                ("list_catalogue", partial(catalogue, published.cards, published.name, base, chunk_rows), "manifest_id",
+                 None)):
             # Offline snapshots of what is served, for Feast's offline store (history stays in gold tables);
             # built beside the served one (hidden from readers of the folder) and swapped in with the manifest.
             snapshots[view] = repo / "data" / f".{view}.parquet.{uuid.uuid4().hex[:8]}"
             snapshots[view].mkdir(parents=True)
-            views[view] = _write_view(store, view, rows, key, published.name, now, snapshots[view], chunk_rows,
+            rows = rows() if callable(rows) else rows
+            views[view] = _write_view(writer, view, rows, key, published.name, now, snapshots[view], chunk_rows,
                                       cfg.publish.write_rows, shape)
         manifest = Manifest(published.name, now.isoformat(), cfg.experiment.name, *assignment(cfg, published.withheld))
         go_live(store, repo, manifest)

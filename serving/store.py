@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from conf import Config
+from serving.responses import assemble
 
 FALLBACK = "__fallback__"
 CURRENT = "current"
@@ -27,7 +28,10 @@ USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at", "segment"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
 # Views whose keys start with "<version>:"; pruning a version deletes its rows from each (its release row too).
-VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards", "publish_manifest")
+CATALOGUE = "catalogue"  # "<version>:catalogue": the version's card fields of every movie, which user lists' items join
+CATALOGUE_FEATURES = ["movie_ids", "cards"]
+VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards", "publish_manifest", "list_catalogue")
+_NO_CATALOGUE: dict[int, str] = {}  # a version published before catalogues: its user lists hold whole items
 
 
 def repo_config(cfg: Config) -> dict:
@@ -79,6 +83,10 @@ def movie_key(version: str, movie_id: int) -> str:
 
 def release_key(version: str) -> str:
     return f"{version}:{RELEASE}"
+
+
+def catalogue_key(version: str) -> str:
+    return f"{version}:{CATALOGUE}"
 
 
 @dataclass(frozen=True)
@@ -248,9 +256,12 @@ class OnlineLists:
     read can also be made `inline` (SqliteRows): on the caller's thread, giving up rather than waiting. With
     Redis it can be awaited on the event loop (`*_async`, RedisRows)."""
 
+    KEPT_CATALOGUES = 4  # the live version's, the one before it (readers mid-flip) and a little slack
+
     def __init__(self, store) -> None:
         self.store = store
         self._tables: dict = {}
+        self._catalogues: dict[str, dict[int, str]] = {}
         self._inline = SqliteRows(store.config) if self.reads_inline else None
         self._async = RedisRows(store.config) if self.reads_async else None
 
@@ -311,7 +322,31 @@ class OnlineLists:
 
     def user_list(self, version: str, variant: str, user: int | str, inline: bool = False) -> ItemList | None:
         row = self._row("user_recommendations", USER_LIST_FEATURES, "list_key", list_key(version, variant, user), inline)
-        return ItemList(**row) if row else None
+        if not row:
+            return None
+        cards = self._catalogues.get(version)
+        if cards is None:
+            if inline:  # a few MB, once a version: not within an inline read's budget (the reader's refresh loads it)
+                raise InlineGaveUp(f"the catalogue of version {version} is not loaded yet")
+            cards = self._keep(version, self._row("list_catalogue", CATALOGUE_FEATURES, "manifest_id",
+                                                  catalogue_key(version)))
+        return _user_list(row, cards)
+
+    async def user_list_async(self, version: str, variant: str, user: int | str) -> ItemList | None:
+        row = await self._row_async("user_recommendations", USER_LIST_FEATURES, list_key(version, variant, user))
+        if not row:
+            return None
+        cards = self._catalogues.get(version)
+        if cards is None:
+            cards = self._keep(version, await self._row_async("list_catalogue", CATALOGUE_FEATURES, catalogue_key(version)))
+        return _user_list(row, cards)
+
+    def _keep(self, version: str, row: dict | None) -> dict[int, str]:
+        cards = dict(zip(row["movie_ids"], row["cards"])) if row else _NO_CATALOGUE
+        while len(self._catalogues) >= self.KEPT_CATALOGUES:
+            self._catalogues.pop(next(iter(self._catalogues)))
+        self._catalogues[version] = cards
+        return cards
 
     def similar(self, version: str, movie_id: int, inline: bool = False) -> ItemList | None:
         row = self._row("similar_movies", LIST_FEATURES, "movie_key", movie_key(version, movie_id), inline)
@@ -321,10 +356,6 @@ class OnlineLists:
         row = self._row("movie_cards", CARD_FEATURES, "movie_key", movie_key(version, movie_id), inline)
         return MovieCard(movie_id=movie_id, **row) if row else None
 
-    async def user_list_async(self, version: str, variant: str, user: int | str) -> ItemList | None:
-        row = await self._row_async("user_recommendations", USER_LIST_FEATURES, list_key(version, variant, user))
-        return ItemList(**row) if row else None
-
     async def similar_async(self, version: str, movie_id: int) -> ItemList | None:
         row = await self._row_async("similar_movies", LIST_FEATURES, movie_key(version, movie_id))
         return ItemList(**row) if row else None
@@ -332,6 +363,12 @@ class OnlineLists:
     async def card_async(self, version: str, movie_id: int) -> MovieCard | None:
         row = await self._row_async("movie_cards", CARD_FEATURES, movie_key(version, movie_id))
         return MovieCard(movie_id=movie_id, **row) if row else None
+
+
+def _user_list(row: dict, cards: dict[int, str]) -> ItemList:
+    if cards is not _NO_CATALOGUE:
+        row["items"] = assemble(row["movie_ids"], row["items"], cards)
+    return ItemList(**row)
 
 
 def _decoded(values: dict, names: list[str]) -> dict | None:

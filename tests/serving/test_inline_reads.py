@@ -17,6 +17,9 @@ def test_inline_rows_equal_feasts_online_read(published):
     lists = OnlineLists(open_store(cfg))
     assert lists.reads_inline
     manifest = lists.manifest()
+    with pytest.raises(InlineGaveUp, match="catalogue"):
+        lists.user_list(manifest.version, "control", 5, inline=True)  # the version's catalogue is read off the loop
+    assert lists.user_list(manifest.version, "control", 5).field("title")[0], "items carry their movie's card"
     for variant in manifest.arms:
         for user in [0, 1, 5, 17, FALLBACK, 987654321]:
             assert lists.user_list(manifest.version, variant, user, inline=True) == lists.user_list(manifest.version, variant, user)

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
-from serving.responses import envelope, encode_items, interleave, poster
+from serving.responses import assemble, encode_cards, encode_items, encode_tails, envelope, interleave, poster
 
 BASE = "https://image.tmdb.org/t/p/w185/"
 
@@ -45,23 +45,37 @@ def _fastapi_body(model) -> bytes:
     return JSONResponse(jsonable_encoder(model)).body
 
 
+def _user_items(lists: pd.DataFrame) -> list[list[str]]:
+    """User lists as the reader serves them: tails joined to the catalogue of card fields."""
+    rows = lists.explode(["movie_ids", "titles", "years", "genres", "poster_paths"]).drop_duplicates("movie_ids")
+    cards = dict(zip(rows["movie_ids"], encode_cards(rows["movie_ids"], rows["titles"], rows["years"], rows["genres"],
+                                                     rows["poster_paths"], BASE)))
+    return [assemble(list(ids), tails, cards) for ids, tails in zip(lists["movie_ids"], encode_tails(lists))]
+
+
 def test_encoded_items_equal_the_models_encoding():
     lists = _lists()
-    for model, with_reasons in ((RecommendedItem, True), (Item, False)):
-        encoded = encode_items(lists, BASE, with_reasons)
+    for model, encoded in ((RecommendedItem, _user_items(lists)), (Item, encode_items(lists, BASE))):
         for (_, row), items in zip(lists.iterrows(), encoded):
             assert [item.encode() for item in items] == [_fastapi_body(m) for m in _model_items(row, model)]
 
 
+def test_a_movie_missing_from_the_catalogue_is_served_without_its_card():
+    [item] = assemble([42], encode_tails(_lists().iloc[[1]])[0], {})
+    assert json.loads(item) == {"rank": 1, "movie_id": 42, "title": "", "year": None, "genres": [], "poster_path": None,
+                                "poster_url": None, "score": float(np.float32(1e-8)), "reason": "Trending",
+                                "slot": "diverse"}
+
+
 def test_an_envelope_slices_k_items_and_equals_the_response_model():
     row = _lists().iloc[0]
-    items = encode_items(_lists(), BASE, with_reasons=True)[0]
+    items = _user_items(_lists())[0]
     fields = {"user_id": 5, "version": "v1", "generated_at": "2026-11-27T00:00:00+00:00", "experiment": "e",
               "variant": "control", "context": "home", "fallback": False, "degraded": True, "segment": "gender=F|age=25-34"}
     body = envelope(fields, items, k=2)
     assert body == _fastapi_body(Recommendations(**fields, items=_model_items(row, RecommendedItem)[:2]))
     assert len(json.loads(body)["items"]) == 2 and len(json.loads(envelope(fields, items, k=50))["items"]) == 3
-    similar = envelope({"movie_id": 7, "version": "v1"}, encode_items(_lists(), BASE, False)[1], k=20)
+    similar = envelope({"movie_id": 7, "version": "v1"}, encode_items(_lists(), BASE)[1], k=20)
     assert similar == _fastapi_body(SimilarMovies(movie_id=7, version="v1", items=_model_items(_lists().iloc[1], Item)))
 
 
