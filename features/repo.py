@@ -44,9 +44,8 @@ published_movie = Entity(
 
 manifest = Entity(name="manifest", join_keys=["manifest_id"], value_type=ValueType.STRING)
 
-# A list as the API serves it, encoded at publish time (serving/responses.py) so a read answers without re-encoding:
-# similar movies' items are the response's JSON objects; a user list's are each item's tail (score, reason, slot),
-# which the reader joins to the version's catalogue of card fields.
+# Similar movies as the API serves them: each item encoded at publish time as the JSON object of the response
+# (serving/responses.py), so a read answers without re-encoding.
 LIST_ITEM_FIELDS = [
     Field(name="movie_ids", dtype=Array(Int64)),
     Field(name="items", dtype=Array(String)),
@@ -60,8 +59,15 @@ def _published(name: str, entity: Entity, schema: list[Field]) -> FeatureView:
     return FeatureView(name=name, entities=[entity], ttl=timedelta(0), schema=schema, source=source, online=True)
 
 
+# A user's list as arrays, one element per item but `reasons` (the list's distinct reasons, which `reason_ids`
+# index): the reader joins them to the version's catalogue of card fields (list_catalogue). A million users' lists
+# with every item's card spelt out were most of an online store (README, Scale).
 user_recommendations = _published("user_recommendations", rec_list, [
-    *LIST_ITEM_FIELDS,
+    Field(name="movie_ids", dtype=Array(Int64)),
+    Field(name="scores", dtype=Array(Float32)),
+    Field(name="reasons", dtype=Array(String)),
+    Field(name="reason_ids", dtype=Array(Int64)),
+    Field(name="slots", dtype=Array(String)),
     Field(name="generated_at", dtype=String),
     # Non-empty for a user known only by their profile: the row has no items and names the segment whose list
     # ("<version>:<variant>:__segment__:<segment>") they are served.

@@ -40,7 +40,7 @@ from jobs.tracking import record_outcome
 from jobs.runs import model_path
 from models.recommend import FINAL, final_list_name
 from models.segments import SEGMENT_PREFIX, profile_columns, segment_names
-from serving.responses import GENRE_SEPARATOR, encode_cards, encode_items, encode_tails
+from serving.responses import GENRE_SEPARATOR, encode_cards, encode_items, reason_codes
 from serving.store import (CURRENT, FALLBACK, HELD, Manifest, OnlineLists, catalogue_key, delete_versions,
                            open_store, release_key, use_wal, write_repo_files)
 
@@ -65,6 +65,18 @@ class Staged:
     def chunks(self) -> Iterator[pd.DataFrame]:
         if self.rows == 0:
             return
+        local = _local_folder(self.path)
+        if local is not None:  # read by Arrow on the driver: through the JVM, a bucket took several times as long
+            import pyarrow.parquet as pq
+
+            for bucket in range(self.buckets):
+                folder = local / f"{BUCKET}={bucket}"
+                if folder.is_dir():
+                    chunk = pq.read_table(folder).to_pandas()
+                    if len(chunk):
+                        yield chunk
+                    del chunk
+            return
         frame = self.spark.read.parquet(self.path)  # lists the bucket folders once
         for bucket in range(self.buckets):
             chunk = frame.where(F.col(BUCKET) == bucket).drop(BUCKET).toPandas()
@@ -76,13 +88,20 @@ class Staged:
 Rows = pd.DataFrame | Staged
 
 
+def _local_folder(path: str) -> Path | None:
+    """`path` on this machine's file system, or None for a cluster's (hdfs:, s3a:, ...), which Spark reads."""
+    if path.startswith("file:"):
+        return Path(path.removeprefix("file:").removeprefix("//"))
+    return None if "://" in path or ":" in path.split("/", 1)[0] else Path(path)
+
+
 @dataclass(frozen=True)
 class Version:
     """Everything one published version holds, keyed like the feature views in features/repo.py: in memory
     (the bench and tests) or staged by Spark."""
 
     name: str
-    lists: Rows    # list_key + serving.responses.TAIL_COLUMNS, generated_at (and segment)
+    lists: Rows    # list_key + serving.responses.LIST_COLUMNS, generated_at (and segment)
     similar: Rows  # movie_key + serving.responses.ITEM_COLUMNS
     cards: Rows    # movie_key + CARD_FEATURES: also the version's catalogue, which user lists' items join
     withheld: tuple[str, ...] = ()   # experiment variants whose lists failed their gates: not in this version
@@ -227,16 +246,24 @@ def _has_fallback(lists: Rows) -> bool:
     return bool(lists["list_key"].str.endswith(fallback).any())
 
 
-def served_rows(chunk: pd.DataFrame, key: str, poster_base: str, with_reasons: bool) -> pd.DataFrame:
-    """A chunk of staged lists as the API reads them, encoded once here, not on every request: a user list's items
-    as their tails (`with_reasons`), similar movies' whole."""
+def served_similar(chunk: pd.DataFrame, key: str, poster_base: str) -> pd.DataFrame:
+    """A chunk of staged similar-movie lists as the API reads them: the items encoded once here, not on every
+    request."""
     served = pd.DataFrame({key: chunk[key].to_numpy(), "movie_ids": chunk["movie_ids"].to_numpy()})
-    items = encode_tails(chunk) if with_reasons else encode_items(chunk, poster_base)
-    served["items"] = pd.Series(items, dtype=object)
-    if with_reasons:
-        served["generated_at"] = chunk["generated_at"].to_numpy()
-        served["segment"] = chunk["segment"].to_numpy() if "segment" in chunk else ""
+    served["items"] = pd.Series(encode_items(chunk, poster_base), dtype=object)
     return served
+
+
+def served_lists(chunk: pd.DataFrame) -> pd.DataFrame:
+    """A chunk of staged user lists as the online store holds them (features/repo.py, user_recommendations)."""
+    reasons, reason_ids = reason_codes(chunk["reasons"])
+    return pd.DataFrame({
+        "list_key": chunk["list_key"].to_numpy(), "movie_ids": chunk["movie_ids"].to_numpy(),
+        "scores": chunk["scores"].to_numpy(), "reasons": pd.Series(reasons, dtype=object).to_numpy(),
+        "reason_ids": pd.Series(reason_ids, dtype=object).to_numpy(), "slots": chunk["slots"].to_numpy(),
+        "generated_at": chunk["generated_at"].to_numpy(),
+        "segment": chunk["segment"].to_numpy() if "segment" in chunk else "",
+    })
 
 
 def catalogue(cards: Rows, version: str, poster_base: str, chunk_rows: int) -> pd.DataFrame:
@@ -369,10 +396,9 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
     try:
         base = cfg.serving.poster_base_url
         for view, rows, key, shape in (
-                ("user_recommendations", published.lists, "list_key", partial(served_rows, key="list_key",
-                                                                             poster_base=base, with_reasons=True)),
-                ("similar_movies", published.similar, "movie_key", partial(served_rows, key="movie_key",
-                                                                          poster_base=base, with_reasons=False)),
+                ("user_recommendations", published.lists, "list_key", served_lists),
+                ("similar_movies", published.similar, "movie_key", partial(served_similar, key="movie_key",
+                                                                          poster_base=base)),
                 ("movie_cards", published.cards, "movie_key", None),
                 # Built when its turn comes: from the cards, which are read again (they grow with movies, not users).
                 ("list_catalogue", partial(catalogue, published.cards, published.name, base, chunk_rows), "manifest_id",

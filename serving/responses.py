@@ -1,9 +1,10 @@
 """The API's list items encoded once, at publish time: a request slices `k` of them and adds its envelope.
 
-A similar-movies list is stored as its items. A user list is stored as its movie ids and each item's tail (score,
-reason, slot); the reader puts each item together from its rank, its movie's card fields (the version's
-catalogue, one row, read once) and its tail. Each item is the JSON object `serving.app.RecommendedItem` (or `Item`, for similar movies) would encode to,
-keys in the models' order, so the response is byte for byte what the models would have produced (tested).
+A similar-movies list is stored as its items. A user list is stored as arrays (movie ids, scores, its distinct
+reasons and each item's index into them, slots); the reader puts each item together from its rank, its movie's
+card fields (the version's catalogue, one row, read once a version) and its own fields. Each item is the JSON
+object `serving.app.RecommendedItem` (or `Item`, for similar movies) would encode to, keys in the models' order, so
+the response is byte for byte what the models would have produced (tested).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import pandas as pd
 GENRE_SEPARATOR = "|"
 # What a list is published from, one array per item field (jobs/publish.py stages them, aligned by rank).
 ITEM_COLUMNS = ["movie_ids", "scores", "titles", "years", "genres", "poster_paths"]
-# What a user list is published from: its items' own fields; their cards come from the version's catalogue.
-TAIL_COLUMNS = ["movie_ids", "scores", "reasons", "slots"]
+# What a user list is published from, one array per item field: its cards come from the version's catalogue.
+LIST_COLUMNS = ["movie_ids", "scores", "reasons", "slots"]
 _COMPACT = {"separators": (",", ":"), "ensure_ascii": False}
 
 
@@ -27,8 +28,8 @@ def poster(base: str, path: str | None) -> tuple[str | None, str | None]:
 
 
 def encode_cards(movie_ids, titles, years, genres, poster_paths, poster_base: str) -> list[str]:
-    """Each movie's card fields as they sit inside an item ("movie_id" to "poster_url", no braces): a user list's
-    item is its rank, this and its own tail (`assemble`)."""
+    """Each movie's card fields as they sit inside an item ("movie_id" to "poster_url", no braces): the version's
+    catalogue, which user lists' items join (`Assembler`)."""
     out = []
     for movie, title, year, names, path in zip(movie_ids, titles, years, genres, poster_paths):
         poster_path, poster_url = poster(poster_base, path)
@@ -44,27 +45,40 @@ def _score(value) -> str:
     return repr(score) if math.isfinite(score) else "null"  # as pydantic encodes a non-finite float
 
 
-def encode_tails(frame: pd.DataFrame) -> list[list[str]]:
-    """Per row of `frame` (the array columns TAIL_COLUMNS), what each of its items adds to its movie's card:
-    score, reason and slot. A user list is stored as these and its movie ids, not its items: the cards are the same
-    in every list, and a million users' lists spelt out are most of an online store (README, Scale)."""
-    strings: dict[str, str] = {}   # reasons ("Because you watched ...") and slots recur across the lists of a chunk
+def reason_codes(reasons: pd.Series) -> tuple[list[list[str]], list[list[int]]]:
+    """Per list of `reasons` (one per item), its distinct reasons and each item's index into them: a list's reasons
+    repeat ("Because you watched <one of a few titles>"), and spelt out per item they were most of its row."""
+    distinct, codes = [], []
+    for items in reasons:
+        seen: dict[str, int] = {}
+        codes.append([seen.setdefault(reason, len(seen)) for reason in items])
+        distinct.append(list(seen))
+    return distinct, codes
 
-    def string(value: str) -> str:
-        encoded = strings.get(value)
+
+class Assembler:
+    """A user list's items as served, from its stored fields and the version's card fields (`cards`): each the JSON
+    object `serving.app.RecommendedItem` encodes to. Reasons and slots are encoded once each and kept."""
+
+    MAX_STRINGS = 200_000  # reasons name titles: bounded by the catalogue, but not kept beyond this
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+
+    def _string(self, value: str) -> str:
+        encoded = self._strings.get(value)
         if encoded is None:
-            encoded = strings[value] = json.dumps(value, ensure_ascii=False)
+            if len(self._strings) >= self.MAX_STRINGS:
+                self._strings.clear()
+            encoded = self._strings[value] = json.dumps(value, ensure_ascii=False)
         return encoded
 
-    return [[f'"score":{_score(score)},"reason":{string(reason)},"slot":{string(slot or "similar")}'
-             for score, reason, slot in zip(scores, reasons, slots)]
-            for scores, reasons, slots in zip(frame["scores"], frame["reasons"], frame["slots"])]
-
-
-def assemble(movie_ids: list[int], tails: list[str], cards: dict[int, str]) -> list[str]:
-    """A user list's items as served, from its stored tails and the version's card fragments."""
-    return [f'{{"rank":{rank},{cards[movie] if movie in cards else _missing(movie)},{tail}}}'
-            for rank, (movie, tail) in enumerate(zip(movie_ids, tails), start=1)]
+    def items(self, movie_ids: list[int], scores: list[float], reasons: list[str], reason_ids: list[int],
+              slots: list[str], cards: dict[int, str]) -> list[str]:
+        text = [self._string(reason) for reason in reasons]
+        return [f'{{"rank":{rank},{cards[movie] if movie in cards else _missing(movie)},"score":{_score(score)},'
+                f'"reason":{text[reason]},"slot":{self._string(slot or "similar")}}}'
+                for rank, (movie, score, reason, slot) in enumerate(zip(movie_ids, scores, reason_ids, slots), start=1)]
 
 
 def _missing(movie: int) -> str:

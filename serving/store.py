@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from conf import Config
-from serving.responses import assemble
+from serving.responses import Assembler
 
 FALLBACK = "__fallback__"
 CURRENT = "current"
@@ -24,14 +24,13 @@ RELEASE = "release"  # "<version>:release": the manifest row a version went live
 # What the API serves of a list: its items already encoded as the response's JSON objects (serving.responses);
 # the movie ids too, for tools that need them without decoding.
 LIST_FEATURES = ["movie_ids", "items"]
-USER_LIST_FEATURES = [*LIST_FEATURES, "generated_at", "segment"]
+USER_LIST_FEATURES = ["movie_ids", "scores", "reasons", "reason_ids", "slots", "generated_at", "segment"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
 MANIFEST_FEATURES = ["version", "published_at", "experiment", "variants", "weights"]
 # Views whose keys start with "<version>:"; pruning a version deletes its rows from each (its release row too).
 CATALOGUE = "catalogue"  # "<version>:catalogue": the version's card fields of every movie, which user lists' items join
 CATALOGUE_FEATURES = ["movie_ids", "cards"]
 VERSIONED_VIEWS = ("user_recommendations", "similar_movies", "movie_cards", "publish_manifest", "list_catalogue")
-_NO_CATALOGUE: dict[int, str] = {}  # a version published before catalogues: its user lists hold whole items
 
 
 def repo_config(cfg: Config) -> dict:
@@ -262,6 +261,7 @@ class OnlineLists:
         self.store = store
         self._tables: dict = {}
         self._catalogues: dict[str, dict[int, str]] = {}
+        self._assembler = Assembler()
         self._inline = SqliteRows(store.config) if self.reads_inline else None
         self._async = RedisRows(store.config) if self.reads_async else None
 
@@ -330,7 +330,7 @@ class OnlineLists:
                 raise InlineGaveUp(f"the catalogue of version {version} is not loaded yet")
             cards = self._keep(version, self._row("list_catalogue", CATALOGUE_FEATURES, "manifest_id",
                                                   catalogue_key(version)))
-        return _user_list(row, cards)
+        return self._user_list(row, cards)
 
     async def user_list_async(self, version: str, variant: str, user: int | str) -> ItemList | None:
         row = await self._row_async("user_recommendations", USER_LIST_FEATURES, list_key(version, variant, user))
@@ -339,10 +339,15 @@ class OnlineLists:
         cards = self._catalogues.get(version)
         if cards is None:
             cards = self._keep(version, await self._row_async("list_catalogue", CATALOGUE_FEATURES, catalogue_key(version)))
-        return _user_list(row, cards)
+        return self._user_list(row, cards)
+
+    def _user_list(self, row: dict, cards: dict[int, str]) -> ItemList:
+        items = self._assembler.items(*(row[name] or [] for name in ("movie_ids", "scores", "reasons", "reason_ids",
+                                                                      "slots")), cards)
+        return ItemList(row["movie_ids"] or [], items, row["generated_at"], row["segment"])
 
     def _keep(self, version: str, row: dict | None) -> dict[int, str]:
-        cards = dict(zip(row["movie_ids"], row["cards"])) if row else _NO_CATALOGUE
+        cards = dict(zip(row["movie_ids"], row["cards"])) if row else {}
         while len(self._catalogues) >= self.KEPT_CATALOGUES:
             self._catalogues.pop(next(iter(self._catalogues)))
         self._catalogues[version] = cards
@@ -363,12 +368,6 @@ class OnlineLists:
     async def card_async(self, version: str, movie_id: int) -> MovieCard | None:
         row = await self._row_async("movie_cards", CARD_FEATURES, movie_key(version, movie_id))
         return MovieCard(movie_id=movie_id, **row) if row else None
-
-
-def _user_list(row: dict, cards: dict[int, str]) -> ItemList:
-    if cards is not _NO_CATALOGUE:
-        row["items"] = assemble(row["movie_ids"], row["items"], cards)
-    return ItemList(**row)
 
 
 def _decoded(values: dict, names: list[str]) -> dict | None:

@@ -255,7 +255,9 @@ def test_the_online_store_deletes_exactly_the_keys_given(kind, tmp_path, request
     now = pd.Timestamp.now(tz="UTC")
     keys = ["v1:control:5", "v1:slots:5", "v1:control:6", "v2:control:55"]
     store.write_to_online_store("user_recommendations", pd.DataFrame({
-        "list_key": keys, "movie_ids": [[1]] * 4, "items": [["{}"]] * 4, "generated_at": ["t"] * 4, "segment": [""] * 4, "event_timestamp": now}))
+        "list_key": keys, "movie_ids": [[1]] * 4, "scores": [[0.5]] * 4, "reasons": [["Trending this week"]] * 4,
+        "reason_ids": [[0]] * 4, "slots": [["similar"]] * 4, "generated_at": ["t"] * 4, "segment": [""] * 4,
+        "event_timestamp": now}))
     view = next(v for v in feature_views(cfg) if v.name == "user_activity")
     fields = {f.name: [[0.5]] * 2 if "Array" in str(f.dtype) else [1.0] * 2 if "Float" in str(f.dtype) else [1] * 2
               for f in view.schema}

@@ -20,7 +20,10 @@ FRAMES = {
     "user_recommendations": ("list_key", pd.DataFrame({
         "list_key": ["v:control:1", "v:control:2", "v:slots:__fallback__"],
         "movie_ids": [np.array([3, 1, 2]), [], np.array([9], dtype=np.int64)],
-        "items": [['"score":0.5,"reason":"Because you watched Amélie","slot":"similar"'] * 3, [], ["x"]],
+        "scores": [np.array([0.9, 0.1, -0.3], dtype=np.float32), np.array([], dtype=np.float32), [1e-8]],
+        "reasons": [["Because you watched Amélie", "Trending this week"], [], ["Popular with viewers overall"]],
+        "reason_ids": [[0, 1, 0], [], np.array([0])],
+        "slots": [np.array(["similar", "", "trending"], dtype=object), [], ["diverse"]],
         "generated_at": ["2026-11-29T07:00:00+00:00"] * 3,
         "segment": ["", "gender=F|age=25-34", ""],
     })),

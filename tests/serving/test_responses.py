@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
-from serving.responses import assemble, encode_cards, encode_items, encode_tails, envelope, interleave, poster
+from serving.responses import Assembler, encode_cards, encode_items, envelope, interleave, poster, reason_codes
 
 BASE = "https://image.tmdb.org/t/p/w185/"
 
@@ -50,7 +50,11 @@ def _user_items(lists: pd.DataFrame) -> list[list[str]]:
     rows = lists.explode(["movie_ids", "titles", "years", "genres", "poster_paths"]).drop_duplicates("movie_ids")
     cards = dict(zip(rows["movie_ids"], encode_cards(rows["movie_ids"], rows["titles"], rows["years"], rows["genres"],
                                                      rows["poster_paths"], BASE)))
-    return [assemble(list(ids), tails, cards) for ids, tails in zip(lists["movie_ids"], encode_tails(lists))]
+    reasons, reason_ids = reason_codes(lists["reasons"])
+    assembler = Assembler()
+    return [assembler.items(list(ids), list(scores), texts, codes, list(slots), cards)
+            for ids, scores, texts, codes, slots in zip(lists["movie_ids"], lists["scores"], reasons, reason_ids,
+                                                        lists["slots"])]
 
 
 def test_encoded_items_equal_the_models_encoding():
@@ -61,10 +65,15 @@ def test_encoded_items_equal_the_models_encoding():
 
 
 def test_a_movie_missing_from_the_catalogue_is_served_without_its_card():
-    [item] = assemble([42], encode_tails(_lists().iloc[[1]])[0], {})
+    [item] = Assembler().items([42], [np.float32(1e-8)], ["Trending"], [0], ["diverse"], {})
     assert json.loads(item) == {"rank": 1, "movie_id": 42, "title": "", "year": None, "genres": [], "poster_path": None,
                                 "poster_url": None, "score": float(np.float32(1e-8)), "reason": "Trending",
                                 "slot": "diverse"}
+
+
+def test_a_lists_reasons_are_stored_once_each_and_indexed():
+    reasons, codes = reason_codes(pd.Series([["Heat", "Up", "Heat"], []]))
+    assert (reasons, codes) == ([["Heat", "Up"], []], [[0, 1, 0], []])
 
 
 def test_an_envelope_slices_k_items_and_equals_the_response_model():

@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.publish import Version, write_version
-from serving.responses import TAIL_COLUMNS
+from serving.responses import LIST_COLUMNS
 from serving.workers import WorkersFailed, run_workers
 from tests.conftest import free_port, renamed, tiny_config
 
@@ -149,7 +149,7 @@ def test_workers_that_die_as_they_start_stop_the_server_with_an_error(published)
 def _rotated(version: Version, name: str) -> Version:
     """`version` as `name`, every list's items rotated by one: each version's lists are told apart."""
     lists = version.lists.copy()
-    for column in TAIL_COLUMNS:
+    for column in LIST_COLUMNS:
         lists[column] = lists[column].map(lambda items: np.roll(items, 1))
     return Version(name, lists, version.similar, version.cards)
 
