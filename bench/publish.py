@@ -44,6 +44,7 @@ MB = 1024 * 1024
 GENRES = ["Action", "Adventure", "Animation", "Comedy", "Crime", "Drama", "Family", "Fantasy", "Horror", "Mystery",
           "Romance", "Science Fiction", "Thriller", "War", "Western"]
 VIEWS = ("user_recommendations", "similar_movies", "movie_cards")
+REASON_TITLES = 12
 
 
 def bench_config(workdir: Path, store: str, redis_port: int | None, chunk_rows: int | None, write_rows: int | None):
@@ -100,12 +101,15 @@ def synthetic_frames(spark, name: str, users: int, movies: int, items: int, vari
     variant = F.explode(F.array(*[F.lit(v) for v in variants])).alias("variant")
     keyed = spark.range(users + 1).select(user, variant)  # the last user stands for the fallback list
     ids = _picks([F.col("id"), F.col("variant")], items, movies, seed)
-    watched = _picks([F.col("id")], items, movies, seed + 1)
+    # Each item's reason names one of the user's REASON_TITLES recent titles: the 100,000-user scale run's final lists
+    # had 12.5 distinct reasons in 50 items.
+    watched = _picks([F.col("id")], REASON_TITLES, movies, seed + 1)
     lists = keyed.select(
         F.concat(F.lit(f"{name}:"), "variant", F.lit(":"),
                  F.when(user == users, F.lit(FALLBACK)).otherwise(user.cast("string"))).alias("list_key"),
         *_scored(ids),
-        F.transform(watched, lambda m: F.concat(F.lit("Because you watched Synthetic Movie Title "), m.cast("string"))).alias("reasons"),
+        F.transform(ids, lambda m, i: F.concat(F.lit("Because you watched Synthetic Movie Title "), F.element_at(
+            watched, (F.pmod(i, F.lit(REASON_TITLES)) + 1).cast("int")).cast("string"))).alias("reasons"),
         F.transform(ids, lambda m, i: F.element_at(F.array(F.lit("similar"), F.lit("diverse"), F.lit("trending")),
                                                    (F.pmod(i, F.lit(3)) + 1).cast("int"))).alias("slots"),
         F.lit(time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())).alias("generated_at"),

@@ -64,9 +64,23 @@ def _encoded(view, frame: pd.DataFrame) -> dict[str, list[bytes]] | None:
 class OnlineWriter:
     """Writes frames of published rows to one feature store's online store (one Redis connection for all)."""
 
+    SQLITE_CACHE_KIB = 262_144  # the writer's page cache: the keys' B-tree of a million users' lists is hundreds of MB
+
     def __init__(self, store) -> None:
         self.store = store
         self._redis = None
+        self._sqlite: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
+    def __enter__(self) -> OnlineWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def write(self, view_name: str, frame: pd.DataFrame, key: str, at: datetime) -> None:
         """Write `frame` (column `key`: the string entity value; one column per feature of `view_name`) with event
@@ -82,7 +96,13 @@ class OnlineWriter:
         [join_key] = view.join_keys
         keys = [string_entity_key(join_key, value, config.entity_key_serialization_version) for value in frame[key]]
         if kind == "sqlite":
-            _write_sqlite(config, view, keys, encoded, at)
+            if self._sqlite is None:
+                self._sqlite = sqlite3.connect(_sqlite_path(config), timeout=30)
+                # WAL (serving.store.use_wal): NORMAL loses no committed write when the process dies, only on a
+                # power loss, and then only the last transactions, which the manifest has not made live yet.
+                self._sqlite.execute("PRAGMA synchronous=NORMAL")
+                self._sqlite.execute(f"PRAGMA cache_size=-{self.SQLITE_CACHE_KIB}")
+            _write_sqlite(self._sqlite, config, view, keys, encoded, at)
             return
         if self._redis is None:
             from feast.infra.online_stores.redis import RedisOnlineStore
@@ -91,19 +111,18 @@ class OnlineWriter:
         _write_redis(self._redis, config, view, keys, encoded, at)
 
 
-def _write_sqlite(config, view, keys: list[bytes], encoded: dict[str, list[bytes]], at: datetime) -> None:
+def _write_sqlite(conn: sqlite3.Connection, config, view, keys: list[bytes], encoded: dict[str, list[bytes]],
+                  at: datetime) -> None:
     from feast.infra.online_stores.helpers import compute_table_id
     from feast.utils import to_naive_utc
 
     table = compute_table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
     stamp = to_naive_utc(at)
     # The columns Feast's SQLite store writes (value_text only for string values, which nothing here queries).
-    rows = [(entity, name, blob, None, stamp, None) for name, blobs in encoded.items()
-            for entity, blob in zip(keys, blobs)]
-    with sqlite3.connect(_sqlite_path(config), timeout=30) as conn:
-        # WAL (serving.store.use_wal): NORMAL loses no committed write on a crash of the process, only on a power
-        # loss, and then only the last transactions, which the publish step's manifest has not made live yet.
-        conn.execute("PRAGMA synchronous=NORMAL")
+    # In key order: neighbouring inserts touch the same pages of the primary key's B-tree.
+    rows = sorted((entity, name, blob, None, stamp, None) for name, blobs in encoded.items()
+                  for entity, blob in zip(keys, blobs))
+    with conn:
         conn.executemany(
             f'INSERT INTO "{table}" (entity_key, feature_name, value, value_text, event_ts, created_ts) '
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value, "

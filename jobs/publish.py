@@ -415,6 +415,7 @@ def write_version(cfg: Config, published: Version, chunk_rows: int | None = None
         for view, staged in snapshots.items():
             _replace_snapshot(staged, repo / "data" / f"{view}.parquet")
     finally:
+        writer.close()
         for staged in snapshots.values():
             shutil.rmtree(staged, ignore_errors=True)
     rows = sum(v["rows"] for v in views.values())
