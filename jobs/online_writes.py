@@ -19,7 +19,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from serving.store import _sqlite_path, string_entity_key
+from serving.store import sqlite_path, string_entity_key
 
 
 def _converter(value_type: str) -> Callable | None:
@@ -97,7 +97,7 @@ class OnlineWriter:
         keys = [string_entity_key(join_key, value, config.entity_key_serialization_version) for value in frame[key]]
         if kind == "sqlite":
             if self._sqlite is None:
-                self._sqlite = sqlite3.connect(_sqlite_path(config), timeout=30)
+                self._sqlite = sqlite3.connect(sqlite_path(config), timeout=30)
                 # WAL (serving.store.use_wal): NORMAL loses no committed write when the process dies, only on a
                 # power loss, and then only the last transactions, which the manifest has not made live yet.
                 self._sqlite.execute("PRAGMA synchronous=NORMAL")

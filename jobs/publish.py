@@ -5,8 +5,10 @@ Only a run whose gates passed publishes. Every list of the version is written be
 manifest row changes, so a failed or gated-out run leaves the previous version serving.
 
 Spark stages each view as parquet in hash buckets of about `publish.chunk_rows` keys, and the
-driver writes one bucket at a time to the online store (and to the view's offline snapshot, a
-folder of part files): what the driver holds does not grow with the number of users. After the
+driver writes one bucket at a time to the online store (jobs/online_writes.py) and to the view's
+offline snapshot, a folder of part files: what the driver holds does not grow with the number of
+users. User lists are stored as arrays; the movies' card fields their items show are written once, as
+the version's catalogue row (serving/responses.py). After the
 flip, versions beyond `publish.keep_versions` are deleted from the online store; the manifest's
 row "held" records which versions the store holds, newest first, from before the first row of a
 version is written until its rows are deleted.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -74,11 +75,51 @@ class Assembler:
         return encoded
 
     def items(self, movie_ids: list[int], scores: list[float], reasons: list[str], reason_ids: list[int],
-              slots: list[str], cards: dict[int, str]) -> list[str]:
-        text = [self._string(reason) for reason in reasons]
-        return [f'{{"rank":{rank},{cards[movie] if movie in cards else _missing(movie)},"score":{_score(score)},'
-                f'"reason":{text[reason]},"slot":{self._string(slot or "similar")}}}'
-                for rank, (movie, score, reason, slot) in enumerate(zip(movie_ids, scores, reason_ids, slots), start=1)]
+              slots: list[str], cards: dict[int, str]) -> Items:
+        string = self._string
+        text: dict[int, str] = {}
+
+        def item(position: int) -> str:
+            movie, code = movie_ids[position], reason_ids[position]
+            reason = text.get(code)
+            if reason is None:
+                reason = text[code] = string(reasons[code])
+            return (f'{{"rank":{position + 1},{cards[movie] if movie in cards else _missing(movie)},'
+                    f'"score":{_score(scores[position])},"reason":{reason},"slot":{string(slots[position] or "similar")}}}')
+        return Items(len(movie_ids), item)
+
+
+class Items(Sequence):
+    """A list's items, each put together when first read: a request serves `k` of a list's 50 (half the cost of a
+    read was assembling items it did not send)."""
+
+    __slots__ = ("_count", "_item", "_built")
+
+    def __init__(self, count: int, item: Callable[[int], str]) -> None:
+        self._count = count
+        self._item = item
+        self._built: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        built = self._built.get(index)
+        if built is None:
+            built = self._built[index] = self._item(index)
+        return built
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Items({list(self)!r})"
 
 
 def _missing(movie: int) -> str:

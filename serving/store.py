@@ -9,6 +9,7 @@ import os
 import sqlite3
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,8 @@ FALLBACK = "__fallback__"
 CURRENT = "current"
 HELD = "held"  # the manifest row that lists every version in the online store (its `versions`), for pruning
 RELEASE = "release"  # "<version>:release": the manifest row a version went live with, for `movierec rollback`
-# What the API serves of a list: its items already encoded as the response's JSON objects (serving.responses);
-# the movie ids too, for tools that need them without decoding.
+# A similar-movies list: its items already encoded as the response's JSON objects (serving.responses); the movie
+# ids too, for tools that need them without decoding. A user list: arrays the reader joins to the catalogue.
 LIST_FEATURES = ["movie_ids", "items"]
 USER_LIST_FEATURES = ["movie_ids", "scores", "reasons", "reason_ids", "slots", "generated_at", "segment"]
 CARD_FEATURES = ["title", "year", "genres", "overview", "runtime", "vote_average", "poster_path", "director"]
@@ -104,11 +105,11 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ItemList:
-    """A published list as served: `items` are the response's JSON objects in rank order. `generated_at` is
-    empty for similar-movie lists."""
+    """A published list as served: `items` are the response's JSON objects in rank order (a user list's are put
+    together as they are read). `generated_at` is empty for similar-movie lists."""
 
     movie_ids: list[int]
-    items: list[str]
+    items: Sequence[str]
     generated_at: str | None = None
     segment: str | None = None      # a user known only by their profile: their segment's list is served
 
@@ -152,7 +153,7 @@ class SqliteRows:
 
     def _connect(self) -> sqlite3.Connection:
         # timeout=0: a locked database answers at once; autocommit: every read sees the latest commit.
-        conn = sqlite3.connect(f"file:{_sqlite_path(self.config)}?mode=ro", uri=True, timeout=0,
+        conn = sqlite3.connect(f"file:{sqlite_path(self.config)}?mode=ro", uri=True, timeout=0,
                                check_same_thread=False, isolation_level=None)
         conn.set_progress_handler(lambda: time.monotonic() > self.deadline, 1000)
         return conn
@@ -347,7 +348,9 @@ class OnlineLists:
         return ItemList(row["movie_ids"] or [], items, row["generated_at"], row["segment"])
 
     def _keep(self, version: str, row: dict | None) -> dict[int, str]:
-        cards = dict(zip(row["movie_ids"], row["cards"])) if row else {}
+        if not row:  # not written (yet): read again next time rather than keep an empty catalogue
+            return {}
+        cards = dict(zip(row["movie_ids"], row["cards"]))
         while len(self._catalogues) >= self.KEPT_CATALOGUES:
             self._catalogues.pop(next(iter(self._catalogues)))
         self._catalogues[version] = cards
@@ -384,7 +387,7 @@ def use_wal(store) -> None:
     """A SQLite online store in WAL mode (kept in the file): the API's reads then never wait for a publish's
     write transactions, nor the writer for reads. Rollback-journal mode locks readers out of every write."""
     if store.config.online_store.type == "sqlite":
-        with sqlite3.connect(_sqlite_path(store.config), timeout=30) as conn:
+        with sqlite3.connect(sqlite_path(store.config), timeout=30) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
 
 
@@ -430,7 +433,7 @@ def _version_prefix(version: str) -> bytes:
     return f"{version}:".encode()
 
 
-def _sqlite_path(config) -> str:
+def sqlite_path(config) -> str:
     path = Path(config.online_store.path)
     return str(path if path.is_absolute() or config.repo_path is None else Path(config.repo_path) / path)
 
@@ -441,7 +444,7 @@ def _delete_sqlite(config, views: list, versions: list[str], batch_rows: int = 5
     from feast.infra.online_stores.helpers import compute_table_id
 
     deleted = 0
-    with sqlite3.connect(_sqlite_path(config), timeout=30) as conn:
+    with sqlite3.connect(sqlite_path(config), timeout=30) as conn:
         for view in views:
             table = compute_table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
             [join_key] = view.join_keys
@@ -536,7 +539,7 @@ def _delete_sqlite_keys(config, view, keys: list[bytes]) -> int:
     from feast.infra.online_stores.helpers import compute_table_id
 
     table = compute_table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
-    conn = sqlite3.connect(_sqlite_path(config), timeout=30)
+    conn = sqlite3.connect(sqlite_path(config), timeout=30)
     try:
         conn.execute("PRAGMA secure_delete = ON")
         with conn:

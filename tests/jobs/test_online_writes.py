@@ -9,7 +9,7 @@ import pytest
 
 from features.repo import definitions
 from jobs.online_writes import OnlineWriter
-from serving.store import _sqlite_path, open_store, write_repo_files
+from serving.store import sqlite_path, open_store, write_repo_files
 from tests.conftest import tiny_config
 
 AT = pd.Timestamp(datetime(2026, 11, 29, 7, 30, 15, 123456, tzinfo=UTC))  # as publish passes it
@@ -84,7 +84,7 @@ def test_sqlite_rows_equal_feasts_own(tmp_path):
     columns = "entity_key, feature_name, value, value_text, event_ts, created_ts"
     tables = {}
     for cfg in (ours, feasts):
-        with sqlite3.connect(_sqlite_path(open_store(cfg).config)) as conn:
+        with sqlite3.connect(sqlite_path(open_store(cfg).config)) as conn:
             names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             tables[cfg.workdir] = {n: sorted(conn.execute(f'SELECT {columns} FROM "{n}"').fetchall(),
                                              key=lambda r: (r[0], r[1])) for n in names}

@@ -8,7 +8,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
-from serving.responses import Assembler, encode_cards, encode_items, envelope, interleave, poster, reason_codes
+from serving.responses import Assembler, Items, encode_cards, encode_items, envelope, interleave, poster, reason_codes
 
 BASE = "https://image.tmdb.org/t/p/w185/"
 
@@ -69,6 +69,14 @@ def test_a_movie_missing_from_the_catalogue_is_served_without_its_card():
     assert json.loads(item) == {"rank": 1, "movie_id": 42, "title": "", "year": None, "genres": [], "poster_path": None,
                                 "poster_url": None, "score": float(np.float32(1e-8)), "reason": "Trending",
                                 "slot": "diverse"}
+
+
+def test_items_are_put_together_as_they_are_read_and_once():
+    built = []
+    items = Items(50, lambda i: built.append(i) or f'{{"rank":{i + 1}}}')
+    assert items[:2] == ['{"rank":1}', '{"rank":2}'] and items[-1] == '{"rank":50}' and built == [0, 1, 49]
+    assert items[0] == '{"rank":1}' and built == [0, 1, 49], "kept, not built again"
+    assert len(items) == 50 and len(list(items)) == 50 and items == [f'{{"rank":{i}}}' for i in range(1, 51)]
 
 
 def test_a_lists_reasons_are_stored_once_each_and_indexed():
