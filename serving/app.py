@@ -196,7 +196,7 @@ def create_app(cfg: Config, lists: OnlineLists | None = None, metrics_dir: str |
         # Logged as assigned (intention to treat): a fallback or degraded answer is still this variant's exposure.
         exposures.record(user_id, manifest.experiment, assigned, chosen, manifest.version, context,
                          served.movie_ids[:k], personal is None, degraded)
-        # The items were encoded at publish time (serving/responses.py): the body is spliced, not re-encoded.
+        # Items are encoded at publish time or put together from encoded parts (serving/responses.py): spliced in.
         return json_response(envelope({
             "user_id": user_id, "version": manifest.version, "generated_at": served.generated_at or "",
             "experiment": manifest.experiment, "variant": chosen, "context": context,
