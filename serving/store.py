@@ -249,6 +249,10 @@ class RedisRows:
         return {feature: Value.FromString(blob) for feature, blob in zip(names, found) if blob is not None}
 
 
+class StaleListFormat(Exception):
+    """A user list written in the format before catalogues: the reader cannot put its items together."""
+
+
 class OnlineLists:
     """Reads single rows of the published views through the provider's `online_read`, the call Feast's
     own feature server ends in, without `get_online_features`' per-call request planning: every read
@@ -343,6 +347,9 @@ class OnlineLists:
         return self._user_list(row, cards)
 
     def _user_list(self, row: dict, cards: dict[int, str]) -> ItemList:
+        if row["movie_ids"] and row["scores"] is None:
+            raise StaleListFormat("this version's user lists were published before lists were stored as arrays "
+                                  "(2026-11-29): publish a new version")
         items = self._assembler.items(*(row[name] or [] for name in ("movie_ids", "scores", "reasons", "reason_ids",
                                                                       "slots")), cards)
         return ItemList(row["movie_ids"] or [], items, row["generated_at"], row["segment"])

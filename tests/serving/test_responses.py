@@ -103,3 +103,18 @@ def test_interleave_takes_the_lists_in_turn_without_repeats_and_renumbers_the_ra
     assert ids == ["1", "2", "4", "3"]     # in turn: a 1, b 2, (a 2 again: skipped), b 4, a 3
     assert [json.loads(i) for i in items] == [{"rank": r, "movie_id": int(m)} for r, m in enumerate(ids, start=1)]
     assert interleave([a, b], k=2)[0] == ["1", "2"] and interleave([], k=3) == ([], [])
+
+
+def test_a_user_list_stored_before_lists_were_arrays_says_so():
+    import pytest
+
+    from serving.store import OnlineLists, StaleListFormat
+
+    lists = OnlineLists.__new__(OnlineLists)   # no store: only how a row read back is turned into a list
+    lists._assembler = Assembler()
+    old = {"movie_ids": [7], "scores": None, "reasons": None, "reason_ids": None, "slots": None,
+           "generated_at": "t", "segment": ""}
+    with pytest.raises(StaleListFormat, match="publish a new version"):
+        lists._user_list(old, {})
+    pointer = {**old, "movie_ids": [], "segment": "gender=F"}   # a segment pointer row has no items either way
+    assert lists._user_list(pointer, {}).segment == "gender=F"
