@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import unquote, urlparse
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+
+
+def local_path(uri: str) -> str | None:
+    """`uri` (a path, or a URI as Spark names files) on this machine's file system; None for remote storage
+    (hdfs:, s3a:, ...), which only Spark reads."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    return uri if parsed.scheme == "" else None
 
 
 def exists(spark: SparkSession, path: str) -> bool:

@@ -76,12 +76,6 @@ class OnlineWriter:
             self._sqlite.close()
             self._sqlite = None
 
-    def __enter__(self) -> OnlineWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def write(self, view_name: str, frame: pd.DataFrame, key: str, at: datetime) -> None:
         """Write `frame` (column `key`: the string entity value; one column per feature of `view_name`) with event
         time `at`, replacing any row of the same key."""

@@ -67,12 +67,12 @@ class Staged:
     def chunks(self) -> Iterator[pd.DataFrame]:
         if self.rows == 0:
             return
-        local = _local_folder(self.path)
+        local = lake.local_path(self.path)
         if local is not None:  # read by Arrow on the driver: through the JVM, a bucket took several times as long
             import pyarrow.parquet as pq
 
             for bucket in range(self.buckets):
-                folder = local / f"{BUCKET}={bucket}"
+                folder = Path(local) / f"{BUCKET}={bucket}"
                 if folder.is_dir():
                     chunk = pq.read_table(folder).to_pandas()
                     if len(chunk):
@@ -88,13 +88,6 @@ class Staged:
 
 
 Rows = pd.DataFrame | Staged
-
-
-def _local_folder(path: str) -> Path | None:
-    """`path` on this machine's file system, or None for a cluster's (hdfs:, s3a:, ...), which Spark reads."""
-    if path.startswith("file:"):
-        return Path(path.removeprefix("file:").removeprefix("//"))
-    return None if "://" in path or ":" in path.split("/", 1)[0] else Path(path)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ misread) Spark computes the same projection and hands it over with `toArrow`.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlparse
 
 import duckdb
 import numpy as np
@@ -38,10 +37,10 @@ def local_snapshot_files(spark: SparkSession, path: str, version: int | None) ->
         return None
     files = []
     for uri in lake.read(spark, path, version).inputFiles():
-        parsed = urlparse(uri)
-        if parsed.scheme not in ("", "file"):
+        local = lake.local_path(uri)
+        if local is None:
             return None
-        files.append(unquote(parsed.path))
+        files.append(local)
     return files
 
 
