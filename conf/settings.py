@@ -172,9 +172,9 @@ class SasRecConfig(_Strict):
     heads: int = Field(1, gt=0)
     dropout: float = Field(0.2, ge=0, lt=1)
     max_len: int = Field(100, gt=0)             # the user's last items the network reads (training and scoring)
-    epochs: int = Field(30, gt=0)
-    batch_size: int = Field(128, gt=0)
-    learning_rate: float = Field(0.001, gt=0)
+    epochs: int = Field(4, gt=0)
+    batch_size: int = Field(16, gt=0)           # 8x the steps of 128 an epoch at the same cost: learns in 4 epochs, not 30 (README)
+    learning_rate: float = Field(0.005, gt=0)
     full_softmax_items: int = Field(10000, gt=0)  # catalogues up to this size: cross-entropy over every item
     negatives: int = Field(1024, gt=0)          # larger catalogues: items sampled per batch for a sampled softmax
     max_train_users: int = Field(20000, gt=0)   # seeded sample of users whose sequences train it; every user is scored
@@ -253,11 +253,10 @@ class SegmentsConfig(_Strict):
 
 
 GENERATORS = ("popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "sasrec")
-DEFAULT_GENERATORS = GENERATORS[:-1]
 
 
 class ModelsConfig(_Strict):
-    generators: list[Literal[GENERATORS]] = Field(default_factory=lambda: list(DEFAULT_GENERATORS), min_length=1)
+    generators: list[Literal[GENERATORS]] = Field(default_factory=lambda: list(GENERATORS), min_length=1)
     candidates_per_generator: int = Field(100, gt=0)
     final_list_size: int = Field(50, gt=0)
     popularity: PopularityConfig = PopularityConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -17,10 +18,13 @@ class CandidateGenerator(ABC):
     """
 
     name: str
+    fit_seconds: float = 0.0     # how long `fit` took (a model scoring another split without a refit keeps its own)
 
     def fit(self, train: TrainingSet) -> CandidateGenerator:
+        start = time.perf_counter()
         self._train = train
         self._fit(train)
+        self.fit_seconds = round(time.perf_counter() - start, 3)
         return self
 
     @abstractmethod

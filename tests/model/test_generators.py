@@ -176,6 +176,7 @@ def test_sasrec_over_a_later_training_set_reads_its_latest_items_with_the_same_n
     later = build_training_set(events, np.arange(20), CFG.interactions)
     moved = model.over(later)
     assert moved._network is model._network, "no second fit"
+    assert moved.fit_seconds == model.fit_seconds > 0, "the report's fit seconds are those of the one fit"
     last = ordered.groupby("user_id")["movie_id"].last()
     top, _ = moved.recommend(later.user_index(last.index.to_numpy()), 1)
     assert (later.item_ids[top[:, 0]] == (last.to_numpy() + 1) % 12).mean() >= 0.9, "the movie after the latest one"
