@@ -13,7 +13,7 @@ pytestmark = pytest.mark.spark
 
 METRICS = {f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "hit_rate", "coverage") for k in (10, 20)} | {
     "serendipity@10", "novelty@10", "diversity@10", "users"}
-GENERATORS = ["popularity", "trending", "als", "ease", "content", "two_tower", "time_aware"]
+GENERATORS = ["popularity", "trending", "als", "ease", "content", "two_tower", "time_aware", "sasrec"]
 MODELS = [*GENERATORS, "ranker", "final", "final@slots"]
 
 
@@ -141,7 +141,7 @@ def test_mlflow_has_a_child_run_per_model_and_the_published_ranker_is_champion(p
     run = mlflow.get_run(report["mlflow_run_id"])
     assert run.data.tags["published_version"] == "tiny-run"
     assert run.data.metrics["ndcg_at_10"] == pytest.approx(report["models"]["final"]["ndcg@10"])
-    assert run.data.params["generators"] == "popularity,trending,als,ease,content,two_tower,time_aware"
+    assert run.data.params["generators"] == ",".join(GENERATORS)
     children = mlflow.search_runs(experiment_ids=[run.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'")
     by_name = dict(zip(children["tags.mlflow.runName"], children.index))
