@@ -13,7 +13,6 @@ misread) Spark computes the same projection and hands it over with `toArrow`.
 
 from __future__ import annotations
 
-
 import duckdb
 import numpy as np
 import pandas as pd

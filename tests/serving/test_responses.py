@@ -4,10 +4,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from serving.app import Item, RecommendedItem, Recommendations, SimilarMovies
+from serving.store import OnlineLists, StaleListFormat
 from serving.responses import Assembler, Items, encode_cards, encode_items, envelope, interleave, poster, reason_codes
 
 BASE = "https://image.tmdb.org/t/p/w185/"
@@ -106,10 +108,6 @@ def test_interleave_takes_the_lists_in_turn_without_repeats_and_renumbers_the_ra
 
 
 def test_a_user_list_stored_before_lists_were_arrays_says_so():
-    import pytest
-
-    from serving.store import OnlineLists, StaleListFormat
-
     lists = OnlineLists.__new__(OnlineLists)   # no store: only how a row read back is turned into a list
     lists._assembler = Assembler()
     old = {"movie_ids": [7], "scores": None, "reasons": None, "reason_ids": None, "slots": None,
