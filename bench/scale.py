@@ -8,7 +8,10 @@ and the growth exponent between sizes (log time ratio / log size ratio; 1.0 = li
 Each size is one `movierec pipeline` process from an empty workdir (Spark start-up included), fed
 `synthetic.users = size` and the same movies and events per user. A sampler polls the process tree
 every 0.5 s; the pipeline's "step X started" lines on stderr say which step a sample belongs to.
-`--set spark.master=spark://127.0.0.1:7077` (and the like) runs the same sizes on a cluster.
+`--cluster-workers 2` runs the same sizes on a Spark standalone master with that many workers on loopback (started
+and stopped by the bench, one core and `--worker-memory` each; executors, workers and master count as JVM, their
+Python workers as workers) in `<workdir>/cluster`, by configuration alone (`spark.master`), and prints each list's
+metrics beside the local run's (`<workdir>/<size>/report.json`, from an earlier run without the flag).
 Each size's figures are saved as `<workdir>/<size>/bench.json` with the commit; `--reuse 10000` reads that
 size's saved figures instead of running it again (the growth table says which commits it compares).
 """
@@ -29,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cluster import standalone_cluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_LINE = re.compile(r"step (\w+) (started|finished)")
@@ -58,13 +64,16 @@ class Run:
     commit: str = ""
 
 
-def memory(root: psutil.Process) -> tuple[float, float, float]:
-    """(driver, JVM, Python workers) resident MB of the pipeline's process tree."""
+def memory(root: psutil.Process, cluster: list[psutil.Process] = ()) -> tuple[float, float, float]:
+    """(driver, JVM, Python workers) resident MB of the pipeline's process tree, and of the `cluster`'s (a
+    standalone master and workers: their executors and the executors' Python workers are their children)."""
     driver = jvm = workers = 0.0
-    try:
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return driver, jvm, workers
+    processes = []
+    for top in (root, *cluster):
+        try:
+            processes += [top, *top.children(recursive=True)]
+        except psutil.Error:
+            continue
     for proc in processes:
         try:       # a process can end between listing and reading: skip it
             rss = proc.memory_info().rss / MB
@@ -100,7 +109,7 @@ def rows_of(report: dict) -> dict[str, tuple[int | None, int | None]]:
     }
 
 
-def run_size(size: int, args: argparse.Namespace) -> Run:
+def run_size(size: int, args: argparse.Namespace, cluster: list[psutil.Process] = ()) -> Run:
     workdir = args.workdir / str(size)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -126,7 +135,7 @@ def run_size(size: int, args: argparse.Namespace) -> Run:
     reader = threading.Thread(target=follow, daemon=True)
     reader.start()
     while proc.poll() is None:
-        run.peaks.setdefault(current["step"], Peaks()).update(*memory(root))
+        run.peaks.setdefault(current["step"], Peaks()).update(*memory(root, cluster))
         time.sleep(0.5)
     reader.join(5)
     log.close()
@@ -140,13 +149,14 @@ def run_size(size: int, args: argparse.Namespace) -> Run:
     run.steps = run.report["timings_seconds"]
     run.rows = rows_of(run.report)
     run.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    saved = {**dataclasses.asdict(run), "report": {}}
+    saved = {**dataclasses.asdict(run), "report": {}, "metrics": list_metrics(run.report)}
     (workdir / "bench.json").write_text(json.dumps(saved, indent=1))
     return run
 
 
 def reused(size: int, args: argparse.Namespace) -> Run:
     saved = json.loads((args.workdir / str(size) / "bench.json").read_text())
+    saved.pop("metrics", None)
     saved["peaks"] = {step: Peaks(**p) for step, p in saved["peaks"].items()}
     saved["rows"] = {step: tuple(r) for step, r in saved["rows"].items()}
     return Run(**saved)
@@ -184,6 +194,42 @@ def print_growth(runs: list[Run]) -> None:
         print(f"{step:<12} " + " ".join(cells))
 
 
+METRICS = ("ndcg@10", "recall@10", "coverage@10")
+
+
+def list_metrics(report: dict) -> dict:
+    """Each list's headline metrics with their intervals, the gates' verdict and what was published."""
+    intervals = report.get("intervals", {})
+    return {
+        "lists": {name: {m: [values.get(m), *(intervals.get(name, {}).get(m) or [None, None])] for m in METRICS}
+                  for name, values in report.get("models", {}).items()},
+        "gates_passed": report.get("gates", {}).get("passed"),
+        "published": report.get("published_version") is not None,
+        "users_evaluated": report.get("models", {}).get("final", {}).get("users"),
+    }
+
+
+def print_comparison(size: int, local: dict, cluster: dict) -> None:
+    """The cluster run's lists beside the local run's, metric by metric, each with its 95% interval."""
+    print(f"\n## {size:,} users: local[*] against the standalone cluster (95% intervals)")
+    print(f"gates passed: local {local['gates_passed']}, cluster {cluster['gates_passed']}; published: local "
+          f"{local['published']}, cluster {cluster['published']}; users evaluated: local {local['users_evaluated']}, "
+          f"cluster {cluster['users_evaluated']}")
+    print(f"{'list':<14} {'metric':<12} {'local':>26} {'cluster':>26} {'cluster - local':>16}")
+    show = lambda v: "-" if v[0] is None else f"{v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}]" if v[1] is not None else f"{v[0]:.4f}"  # noqa: E731
+    for name, metrics in local["lists"].items():
+        other = cluster["lists"].get(name, {})
+        for metric, value in metrics.items():
+            theirs = other.get(metric, [None, None, None])
+            diff = f"{theirs[0] - value[0]:+.4f}" if None not in (theirs[0], value[0]) else "-"
+            print(f"{name:<14} {metric:<12} {show(value):>26} {show(theirs):>26} {diff:>16}")
+
+
+def local_metrics(workdir: Path, size: int) -> dict | None:
+    path = workdir / str(size) / "report.json"
+    return list_metrics(json.loads(path.read_text())) if path.exists() else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -192,13 +238,26 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/movierec-scale"))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to movierec pipeline")
     parser.add_argument("--reuse", default="", help="sizes whose saved bench.json is read instead of run")
+    parser.add_argument("--cluster-workers", type=int, default=0, help="run on a standalone cluster of this many workers")
+    parser.add_argument("--worker-memory", default="3g", help="each cluster worker's (and executor's) memory")
     args = parser.parse_args()
     reuse = {int(s) for s in args.reuse.split(",") if s}
-    runs = []
-    for size in sorted({int(s) for s in args.sizes.split(",")} | reuse):
-        runs.append(reused(size, args) if size in reuse else run_size(size, args))
-        print_run(runs[-1])
-        sys.stdout.flush()
+    local_workdir = args.workdir
+    with standalone_cluster(args.cluster_workers, args.worker_memory, args.workdir / "cluster") as cluster:
+        if cluster is not None:
+            args.workdir = args.workdir / "cluster"
+            args.set = [f"spark.master={cluster.url}", "spark.conf={" + f'"spark.executor.memory": "{args.worker_memory}", '
+                        '"spark.executor.cores": "1"}', *args.set]
+            print(f"standalone cluster {cluster.url}: {args.cluster_workers} workers of 1 core and {args.worker_memory}")
+        runs = []
+        for size in sorted({int(s) for s in args.sizes.split(",")} | reuse):
+            runs.append(reused(size, args) if size in reuse else run_size(size, args, cluster.processes() if cluster else []))
+            print_run(runs[-1])
+            local = local_metrics(local_workdir, size) if cluster is not None else None
+            remote = local_metrics(args.workdir, size) if cluster is not None else None
+            if local is not None and remote is not None:
+                print_comparison(size, local, remote)
+            sys.stdout.flush()
     if len(runs) > 1:
         print_growth(runs)
 

@@ -55,3 +55,19 @@ def test_growth_exponent_is_log_time_ratio_over_log_size_ratio(capsys):
     bench.print_growth([small, large])
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("train"))
     assert float(row.split()[-1]) == pytest.approx(math.log(20) / math.log(10), abs=0.01)
+
+
+def test_cluster_run_is_printed_beside_the_local_run(capsys):
+    bench = _bench()
+    report = {"models": {"final": {"ndcg@10": 0.2, "recall@10": 0.3, "coverage@10": 0.5, "users": 40}},
+              "intervals": {"final": {"ndcg@10": [0.15, 0.25]}}, "gates": {"passed": True}, "published_version": "v1"}
+    local = bench.list_metrics(report)
+    assert local["lists"]["final"]["ndcg@10"] == [0.2, 0.15, 0.25]
+    assert local["lists"]["final"]["recall@10"] == [0.3, None, None]
+    assert local["published"] and local["users_evaluated"] == 40
+    report["models"]["final"]["ndcg@10"] = 0.21
+    bench.print_comparison(1000, local, bench.list_metrics({**report, "published_version": None}))
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("final") and "ndcg@10" in line)
+    assert row.split()[-1] == "+0.0100"
+    assert "published: local True, cluster False" in out
