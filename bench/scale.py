@@ -120,7 +120,7 @@ def run_size(size: int, args: argparse.Namespace, cluster: list[psutil.Process] 
                "--report", str(report_path), *(x for s in settings for x in ("--set", s))]
     run = Run(size)
     current = {"step": "start-up"}
-    log = (workdir / "pipeline.log").open("w")
+    log = (workdir / "pipeline.log").open("w", buffering=1)   # line by line: a long run can be followed
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(proc.pid)

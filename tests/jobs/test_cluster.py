@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("bench_cluster", ROOT / "bench" / "cluster.py")
-_cluster = importlib.util.module_from_spec(_spec)
+_cluster = sys.modules["bench_cluster"] = importlib.util.module_from_spec(_spec)   # dataclasses look their module up
 _spec.loader.exec_module(_cluster)
 standalone = _cluster.standalone_cluster
 
