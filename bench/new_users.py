@@ -6,9 +6,9 @@ table's attributes, against the popularity generator, each user scored as if new
 The evaluation of `movierec pipeline`'s `new_users` section (jobs/evaluate.py `new_user_metrics`) without Spark, the
 ranker or the pipeline around it: the protocol's split (models/split.py), the training set, `models/segments.py`'s
 lists for each attribute set, and each evaluated user's own training items dropped from every list before NDCG@10
-is taken. Printed against the popularity generator's list (`candidates_per_generator` long, as the report's
-`vs_popularity`): the fallback (popularity's order at `final_list_size`), and each attribute set's segment lists
-at the shrinkage `fit_segments` chooses on held-out users, then at every shrinkage of its grid, the best of which
+is taken. Printed against the popularity generator's list (`candidates_per_generator` long, taken after each
+user's own items are masked, as the report's `vs_popularity`): the fallback (popularity's order at
+`final_list_size`), and each attribute set's segment lists at the shrinkage `fit_segments` chooses on held-out users, then at every shrinkage of its grid, the best of which
 was picked by looking at the test items (a ceiling, not a setting). Intervals are 95% paired bootstraps of the
 difference with popularity over the evaluated users.
 """
@@ -65,7 +65,9 @@ def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, coun
         return ranking_parts(without_own(recs, seen), relevant, k, data.n_items)[f"ndcg@{k}"]
 
     popularity = Popularity().fit(data).item_scores
-    base = ndcg_parts(np.tile(top(popularity, n_candidates), (len(user_idx), 1)))
+    # The generator's own list, as the pipeline scores it: each user's seen items masked before its top N is taken.
+    own = np.where(seen.toarray() > 0, -np.inf, popularity[None, :])
+    base = ranking_parts(top(own, n_candidates), relevant, k, data.n_items)[f"ndcg@{k}"]
     base_value = base.num.sum() / base.den.sum()
     base_replicates = bootstrap({"ndcg": base}, counts)["ndcg"]
 
