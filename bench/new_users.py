@@ -46,7 +46,8 @@ def top(scores: np.ndarray, n: int) -> np.ndarray:
     return np.argsort(-scores, axis=-1, kind="stable")[..., :n]
 
 
-def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, counts_seed: int) -> None:
+def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, counts_seed: int) -> dict[str, float]:
+    """Print the protocol's table; return each row's NDCG@10 over the popularity generator's."""
     train, test = hold_out(events, protocol, cfg.evaluation.test_fraction, cfg.interactions)
     test = test[held_out_relevant(test, protocol, cfg.interactions)]
     data = build_training_set(train, np.unique(events[C.MOVIE_ID]), cfg.interactions)
@@ -71,8 +72,11 @@ def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, coun
     base_value = base.num.sum() / base.den.sum()
     base_replicates = bootstrap({"ndcg": base}, counts)["ndcg"]
 
+    ratios: dict[str, float] = {}
+
     def line(name: str, part, extra: str = "") -> None:
         value = part.num.sum() / part.den.sum()
+        ratios[name.strip()] = value / base_value
         low, high = percentile_interval(bootstrap({"ndcg": part}, counts)["ndcg"] - base_replicates)
         print(f"{name:<38} {value:>8.4f} {value / base_value:>8.3f}x   [{low:+.4f}, {high:+.4f}]  {extra}")
 
@@ -98,7 +102,8 @@ def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, coun
                 value = part.num.sum() / part.den.sum()
                 if best is None or value > best[0]:
                     best = (value, factor, part)
-            line(f"  best shrinkage on test (x{best[1]:g})", best[2])
+            line(f"  {label}: best shrinkage on test (x{best[1]:g})", best[2])
+    return ratios
 
 
 def segments_mean(data, segments) -> float:
