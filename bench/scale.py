@@ -209,6 +209,12 @@ def list_metrics(report: dict) -> dict:
     }
 
 
+def _with_interval(value: list) -> str:
+    if value[0] is None:
+        return "-"
+    return f"{value[0]:.4f} [{value[1]:.4f}, {value[2]:.4f}]" if value[1] is not None else f"{value[0]:.4f}"
+
+
 def print_comparison(size: int, local: dict, cluster: dict) -> None:
     """The cluster run's lists beside the local run's, metric by metric, each with its 95% interval."""
     print(f"\n## {size:,} users: local[*] against the standalone cluster (95% intervals)")
@@ -216,16 +222,16 @@ def print_comparison(size: int, local: dict, cluster: dict) -> None:
           f"{local['published']}, cluster {cluster['published']}; users evaluated: local {local['users_evaluated']}, "
           f"cluster {cluster['users_evaluated']}")
     print(f"{'list':<14} {'metric':<12} {'local':>26} {'cluster':>26} {'cluster - local':>16}")
-    show = lambda v: "-" if v[0] is None else f"{v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}]" if v[1] is not None else f"{v[0]:.4f}"  # noqa: E731
     for name, metrics in local["lists"].items():
         other = cluster["lists"].get(name, {})
         for metric, value in metrics.items():
             theirs = other.get(metric, [None, None, None])
             diff = f"{theirs[0] - value[0]:+.4f}" if None not in (theirs[0], value[0]) else "-"
-            print(f"{name:<14} {metric:<12} {show(value):>26} {show(theirs):>26} {diff:>16}")
+            print(f"{name:<14} {metric:<12} {_with_interval(value):>26} {_with_interval(theirs):>26} {diff:>16}")
 
 
-def local_metrics(workdir: Path, size: int) -> dict | None:
+def report_metrics(workdir: Path, size: int) -> dict | None:
+    """`list_metrics` of the size's report in `workdir`, None when it has not been run there."""
     path = workdir / str(size) / "report.json"
     return list_metrics(json.loads(path.read_text())) if path.exists() else None
 
@@ -253,8 +259,8 @@ def main() -> None:
         for size in sorted({int(s) for s in args.sizes.split(",")} | reuse):
             runs.append(reused(size, args) if size in reuse else run_size(size, args, cluster.processes() if cluster else []))
             print_run(runs[-1])
-            local = local_metrics(local_workdir, size) if cluster is not None else None
-            remote = local_metrics(args.workdir, size) if cluster is not None else None
+            local = report_metrics(local_workdir, size) if cluster is not None else None
+            remote = report_metrics(args.workdir, size) if cluster is not None else None
             if local is not None and remote is not None:
                 print_comparison(size, local, remote)
             sys.stdout.flush()
