@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))   # its sibling modules; the project's packages stay first
 from generators_loo import ratings  # noqa: E402
 
 from conf import load_config  # noqa: E402

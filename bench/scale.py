@@ -33,7 +33,7 @@ from pathlib import Path
 
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))   # its sibling modules; the project's packages stay first
 from cluster import standalone_cluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

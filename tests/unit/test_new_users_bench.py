@@ -2,7 +2,6 @@
 says nothing of taste does not."""
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench():
-    sys.path.insert(0, str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location("new_users_bench", ROOT / "bench" / "new_users.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
