@@ -8,8 +8,9 @@ ranker or the pipeline around it: the protocol's split (models/split.py), the tr
 lists for each attribute set, and each evaluated user's own training items dropped from every list before NDCG@10
 is taken. Printed against the popularity generator's list (`candidates_per_generator` long, taken after each
 user's own items are masked, as the report's `vs_popularity`): the fallback (popularity's order at
-`final_list_size`), and each attribute set's segment lists at the shrinkage `fit_segments` chooses on held-out users, then at every shrinkage of its grid, the best of which
-was picked by looking at the test items (a ceiling, not a setting). Intervals are 95% paired bootstraps of the
+`final_list_size`), and each attribute set's segment lists at the shrinkage `fit_segments` chooses on held-out
+users, then at every shrinkage of its grid, the best of which was picked by looking at the test items (a ceiling,
+not a setting). Intervals are 95% paired bootstraps of the
 difference with popularity over the evaluated users.
 """
 
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 sys.path.append(str(Path(__file__).resolve().parent))   # its sibling modules; the project's packages stay first
 from generators_loo import ratings  # noqa: E402
@@ -34,8 +34,9 @@ from jobs.sources.movielens import user_documents  # noqa: E402
 from models.data import build_training_set  # noqa: E402
 from models.metrics import bootstrap, percentile_interval, ranking_parts, resample_counts  # noqa: E402
 from models.popularity import Popularity  # noqa: E402
-from models.segments import SHRINKAGE_GRID, fit_segments  # noqa: E402
-from models.split import held_out_relevant, hold_out  # noqa: E402
+from models.segments import SHRINKAGE_GRID, fit_segments, shrinkage_unit  # noqa: E402
+from models.split import hold_out  # noqa: E402
+from models.training import relevance  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ATTRIBUTES = ("gender", "age", "occupation")
@@ -48,16 +49,12 @@ def top(scores: np.ndarray, n: int) -> np.ndarray:
 
 def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, counts_seed: int) -> dict[str, float]:
     """Print the protocol's table; return each row's NDCG@10 over the popularity generator's."""
+    cfg = cfg.model_copy(update={"evaluation": cfg.evaluation.model_copy(update={"protocol": protocol})})
     train, test = hold_out(events, protocol, cfg.evaluation.test_fraction, cfg.interactions)
-    test = test[held_out_relevant(test, protocol, cfg.interactions)]
     data = build_training_set(train, np.unique(events[C.MOVIE_ID]), cfg.interactions)
-    user_idx = data.user_index(np.unique(test[C.USER_ID].to_numpy()))
-    user_idx = user_idx[user_idx >= 0]
-    known = np.isin(data.user_index(test[C.USER_ID].to_numpy()), user_idx)
-    relevant = sparse.csr_matrix((np.ones(int(known.sum())), (np.searchsorted(user_idx, data.user_index(test[C.USER_ID].to_numpy()[known])),
-                                                              data.item_index(test[C.MOVIE_ID].to_numpy()[known]))),
-                                 shape=(len(user_idx), data.n_items))
-    relevant.data[:] = 1.0
+    relevant = relevance(data, test, cfg)
+    user_idx = np.flatnonzero(relevant.getnnz(axis=1) >= cfg.evaluation.min_relevant_test_events)
+    relevant = relevant[user_idx]
     seen = data.seen[user_idx]
     k, n_final, n_candidates = cfg.evaluation.k, cfg.models.final_list_size, cfg.models.candidates_per_generator
     counts = resample_counts(len(user_idx), cfg.evaluation.bootstrap_samples, counts_seed)
@@ -83,34 +80,32 @@ def evaluate(protocol: str, events: pd.DataFrame, users: pd.DataFrame, cfg, coun
     print(f"\n## {protocol}: {len(user_idx):,} users evaluated, {data.n_items:,} movies")
     print(f"{'list':<38} {'NDCG@10':>8} {'vs pop':>9}   minus popularity [95%]")
     print(f"{'popularity generator (' + str(n_candidates) + ' long)':<38} {base_value:>8.4f} {1.0:>8.3f}x")
-    line(f"fallback ({n_final} long)", ndcg_parts(np.tile(top(popularity, n_final), (len(user_idx), 1))))
+    fallback = top(popularity, n_final)
+
+    def segment_lists(scores: np.ndarray, code: np.ndarray):
+        """Each evaluated user's segment list (`code`: their segment; the fallback without one), scored."""
+        return ndcg_parts(np.where((code >= 0)[:, None], top(scores, n_final)[np.maximum(code, 0)], fallback[None, :]))
+
+    line(f"fallback ({n_final} long)", ndcg_parts(np.tile(fallback, (len(user_idx), 1))))
     for size in range(1, len(ATTRIBUTES) + 1):
         for attributes in itertools.combinations(ATTRIBUTES, size):
             config = cfg.models.segments.model_copy(update={"attributes": list(attributes), "shrinkage": None})
             segments = fit_segments(data, users, config)
-            lists = top(segments.scores, n_final)
             code = segments.user_segment[user_idx]
-            recs = np.where((code >= 0)[:, None], lists[np.maximum(code, 0)], top(popularity, n_final)[None, :])
+
             label = "+".join(attributes)
-            line(f"{label} ({len(segments.names)} segments)", ndcg_parts(recs),
+            line(f"{label} ({len(segments.names)} segments)", segment_lists(segments.scores, code),
                  f"shrinkage chosen {segments.shrinkage:.3g}")
+            event_segment = segments.user_segment[data.events["user_idx"].to_numpy()]
+            unit = shrinkage_unit(data.events["weight"].to_numpy(dtype=np.float64)[event_segment >= 0], len(segments.names))
             best = None
             for factor in SHRINKAGE_GRID[:-1]:   # the last is overall popularity itself
-                fixed = fit_segments(data, users, config.model_copy(update={"shrinkage": factor * segments_mean(data, segments)}))
-                part = ndcg_parts(np.where((code >= 0)[:, None], top(fixed.scores, n_final)[np.maximum(code, 0)],
-                                           top(popularity, n_final)[None, :]))
+                part = segment_lists(fit_segments(data, users, config.model_copy(update={"shrinkage": factor * unit})).scores, code)
                 value = part.num.sum() / part.den.sum()
                 if best is None or value > best[0]:
                     best = (value, factor, part)
             line(f"  {label}: best shrinkage on test (x{best[1]:g})", best[2])
     return ratios
-
-
-def segments_mean(data, segments) -> float:
-    """The mean segment's event weight: the unit of models/segments.py's SHRINKAGE_GRID."""
-    weight = data.events["weight"].to_numpy(dtype=np.float64)
-    has = segments.user_segment[data.events["user_idx"].to_numpy()] >= 0
-    return max(weight[has].sum() / max(len(segments.names), 1), 1e-12)
 
 
 def main() -> None:

@@ -259,10 +259,10 @@ def main() -> None:
         for size in sorted({int(s) for s in args.sizes.split(",")} | reuse):
             runs.append(reused(size, args) if size in reuse else run_size(size, args, cluster.processes() if cluster else []))
             print_run(runs[-1])
-            local = report_metrics(local_workdir, size) if cluster is not None else None
-            remote = report_metrics(args.workdir, size) if cluster is not None else None
-            if local is not None and remote is not None:
-                print_comparison(size, local, remote)
+            if cluster is not None:
+                local, remote = report_metrics(local_workdir, size), report_metrics(args.workdir, size)
+                if local is not None and remote is not None:
+                    print_comparison(size, local, remote)
             sys.stdout.flush()
     if len(runs) > 1:
         print_growth(runs)

@@ -176,11 +176,16 @@ SHRINKAGE_GRID = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)   # x the mean segment'
 TOP = 20
 
 
+def shrinkage_unit(weight: np.ndarray, n_segments: int) -> float:
+    """The mean segment's event weight (`weight`: the events of users with a segment): SHRINKAGE_GRID's unit."""
+    return max(weight.sum() / max(n_segments, 1), 1e-12)
+
+
 def choose_shrinkage(segment: np.ndarray, item: np.ndarray, weight: np.ndarray, fold: np.ndarray, n_segments: int,
                      n_items: int) -> float:
     """Pseudo-events (of SHRINKAGE_GRID x the mean segment's weight) whose segment lists, counted on one half of the
     users, put the most of the other half's weight in their top TOP; both halves in turn. inf: overall popularity."""
-    mean = max(weight.sum() / max(n_segments, 1), 1e-12)
+    mean = shrinkage_unit(weight, n_segments)
     score = np.zeros(len(SHRINKAGE_GRID))
     for fit in (0, 1):
         train, held = fold == fit, fold != fit

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ os.environ.setdefault("FEAST_USAGE", "False")
 logging.getLogger("py4j").setLevel(logging.WARNING)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 TINY_SYNTHETIC = {"users": 160, "movies": 90, "events_per_user": 25, "days": 120}
 # Every generator and the ranker, sized so a whole pipeline run takes seconds.
 TINY_MODELS = {"als": {"factors": 8, "iterations": 5}, "als_tuning": {"factors": [], "regularization": []},
@@ -36,6 +39,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def bench_module(name: str):
+    """bench/<name>.py as module `bench_<name>` (registered: dataclasses look their module up); bench/ is not a package."""
+    module_name = f"bench_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, BENCH / f"{name}.py")
+        module = sys.modules[module_name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
 
 
 def tiny_config(workdir: Path, **overrides):

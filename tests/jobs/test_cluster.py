@@ -1,6 +1,5 @@
 """The same pipeline on a Spark standalone cluster (a master and two workers on loopback), by configuration only."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -8,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("bench_cluster", ROOT / "bench" / "cluster.py")
-_cluster = sys.modules["bench_cluster"] = importlib.util.module_from_spec(_spec)   # dataclasses look their module up
-_spec.loader.exec_module(_cluster)
-standalone = _cluster.standalone_cluster
+from tests.conftest import bench_module
+
+standalone = bench_module("cluster").standalone_cluster
 
 pytestmark = pytest.mark.spark
 

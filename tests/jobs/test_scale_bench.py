@@ -1,24 +1,11 @@
 """bench/scale.py at a tiny size: the real pipeline CLI, per-step seconds, memory of each process kind and rows."""
 
-import importlib.util
 import math
-import sys
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY_MODELS
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("scale_bench", ROOT / "bench" / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scale_bench"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import TINY_MODELS, bench_module
 
 
 def _flat(prefix, tree):
@@ -32,7 +19,7 @@ def _flat(prefix, tree):
 @pytest.mark.slow  # about 100 s: the bench's own run, kept out of the default suite (`make test-all`)
 @pytest.mark.spark
 def test_one_tiny_size_reports_every_step(tmp_path, capsys):
-    bench = _bench()
+    bench = bench_module("scale")
     settings = [*_flat("models.", TINY_MODELS), "gates.min={}", "gates.min_ndcg_vs_popularity=0.0", "gates.min_ndcg_vs_best_generator=null", "synthetic.days=90"]
     args = Namespace(movies=80, events_per_user=15, workdir=tmp_path, set=settings)
     run = bench.run_size(150, args)
@@ -50,7 +37,7 @@ def test_one_tiny_size_reports_every_step(tmp_path, capsys):
 
 
 def test_growth_exponent_is_log_time_ratio_over_log_size_ratio(capsys):
-    bench = _bench()
+    bench = bench_module("scale")
     small, large = bench.Run(1000, seconds=10.0, steps={"train": 4.0}), bench.Run(10000, seconds=100.0, steps={"train": 80.0})
     bench.print_growth([small, large])
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("train"))
@@ -58,7 +45,7 @@ def test_growth_exponent_is_log_time_ratio_over_log_size_ratio(capsys):
 
 
 def test_cluster_run_is_printed_beside_the_local_run(capsys):
-    bench = _bench()
+    bench = bench_module("scale")
     report = {"models": {"final": {"ndcg@10": 0.2, "recall@10": 0.3, "coverage@10": 0.5, "users": 40}},
               "intervals": {"final": {"ndcg@10": [0.15, 0.25]}}, "gates": {"passed": True}, "published_version": "v1"}
     local = bench.list_metrics(report)

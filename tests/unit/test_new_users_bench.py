@@ -1,22 +1,11 @@
 """bench/new_users.py on planted data: a segment whose users share a taste beats popularity as if new; one that
 says nothing of taste does not."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from conf import load_config
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("new_users_bench", ROOT / "bench" / "new_users.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import bench_module
 
 
 def test_segments_with_a_planted_taste_beat_popularity_and_the_others_do_not(capsys):
@@ -35,7 +24,7 @@ def test_segments_with_a_planted_taste_beat_popularity_and_the_others_do_not(cap
     events["event_id"] = [f"{i:06d}" for i in range(len(events))]
     cfg = load_config(overrides={"evaluation": {"bootstrap_samples": 20}})
 
-    ratios = _bench().evaluate("temporal", events, users, cfg, 0)
+    ratios = bench_module("new_users").evaluate("temporal", events, users, cfg, 0)
 
     out = capsys.readouterr().out
     assert "popularity generator" in out and "fallback" in out
